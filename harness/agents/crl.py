@@ -1,0 +1,274 @@
+"""Contrastive RL (CRL): InfoNCE critic, SAC-style actor with entropy auto-tuning.
+
+Sources: Eysenbach et al. 2022 (Contrastive Learning as Goal-Conditioned RL); JaxGCRL
+(Bortkiewicz et al. 2024, arXiv 2408.11052) for the losses, energies and defaults; Wang et al.
+2025 (arXiv 2503.14858, Sec. 4 and App.) for the depth-scaled recipe: energy
+``f(s, a, g) = -||phi(s, a) - psi(g)||_2``, forward InfoNCE with in-batch negatives, logsumexp
+penalty 0.1, Adam 3e-4, target entropy ``-0.5 * action_dim``, no target networks and no TD.
+
+One update (:meth:`CRL.update`) updates the actor and alpha, then the critic, on one minibatch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from harness.networks import Actor, Critic
+from harness.spec import RunConfig
+
+#: Small constant inside the L2 norm so its gradient is finite at zero distance.
+L2_EPS = 1e-12
+
+
+class Batch(NamedTuple):
+    """One minibatch of relabelled transitions.
+
+    Attributes:
+        state: ``[B, state_dim]`` states s_i.
+        action: ``[B, action_dim]`` actions a_i taken in s_i.
+        goal: ``[B, goal_dim]`` hindsight goals: the goal-space slice of a later state s_j, j > i.
+    """
+
+    state: jax.Array
+    action: jax.Array
+    goal: jax.Array
+
+
+@struct.dataclass
+class CRLState:
+    """Parameters and optimiser states of actor, critic and entropy temperature."""
+
+    actor_params: Any
+    critic_params: Any
+    log_alpha: jax.Array
+    actor_opt: Any
+    critic_opt: Any
+    alpha_opt: Any
+
+
+def pairwise_energy(phi: jax.Array, psi: jax.Array, kind: str = "l2") -> jax.Array:
+    """Energy between every (s, a) row and every goal column.
+
+    Args:
+        phi: ``[B, D]`` state-action representations.
+        psi: ``[B, D]`` goal representations.
+        kind: ``l2`` (-||phi - psi||_2, the paper's), ``l2_squared``, ``dot`` or ``cosine``
+            (JaxGCRL's energy functions).
+
+    Returns:
+        ``logits [B, B]`` with ``logits[i, j] = f(s_i, a_i, g_j)``.
+    """
+    if kind == "l2":
+        sq = jnp.sum((phi[:, None, :] - psi[None, :, :]) ** 2, axis=-1)
+        return -jnp.sqrt(sq + L2_EPS)
+    if kind == "l2_squared":
+        return -jnp.sum((phi[:, None, :] - psi[None, :, :]) ** 2, axis=-1)
+    if kind == "dot":
+        return phi @ psi.T
+    if kind == "cosine":
+        phi_n = phi / jnp.linalg.norm(phi, axis=-1, keepdims=True).clip(1e-8)
+        psi_n = psi / jnp.linalg.norm(psi, axis=-1, keepdims=True).clip(1e-8)
+        return phi_n @ psi_n.T
+    raise ValueError(f"unknown energy {kind!r}")
+
+
+def paired_energy(phi: jax.Array, psi: jax.Array, kind: str = "l2") -> jax.Array:
+    """Energy of matching rows only: ``[B, D], [B, D] -> [B]`` (the diagonal of the above)."""
+    if kind == "l2":
+        return -jnp.sqrt(jnp.sum((phi - psi) ** 2, axis=-1) + L2_EPS)
+    if kind == "l2_squared":
+        return -jnp.sum((phi - psi) ** 2, axis=-1)
+    if kind == "dot":
+        return jnp.sum(phi * psi, axis=-1)
+    if kind == "cosine":
+        phi_n = phi / jnp.linalg.norm(phi, axis=-1, keepdims=True).clip(1e-8)
+        psi_n = psi / jnp.linalg.norm(psi, axis=-1, keepdims=True).clip(1e-8)
+        return jnp.sum(phi_n * psi_n, axis=-1)
+    raise ValueError(f"unknown energy {kind!r}")
+
+
+def infonce_loss(
+    logits: jax.Array, kind: str = "fwd_infonce", logsumexp_penalty: float = 0.1
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """InfoNCE with positives on the diagonal plus the logsumexp penalty.
+
+    ``fwd_infonce``: ``-mean_i log softmax_j(logits)[i, i]`` (softmax over goals, the paper's);
+    ``bwd_infonce``: softmax over (s, a) rows; ``sym_infonce``: their sum (JaxGCRL). The penalty
+    is ``logsumexp_penalty * mean_i(logsumexp_j(logits[i, j])^2)`` (Wang et al. 2025).
+
+    Args:
+        logits: ``[B, B]`` energies, rows (s, a), columns goals.
+
+    Returns:
+        ``(loss, metrics)``; metrics hold ``infonce``, ``logsumexp``, ``categorical_accuracy``,
+        ``logits_pos`` and ``logits_neg`` (means).
+    """
+    batch = logits.shape[0]
+    eye = jnp.eye(batch)
+    fwd = -jnp.mean(jnp.diag(jax.nn.log_softmax(logits, axis=1)))
+    bwd = -jnp.mean(jnp.diag(jax.nn.log_softmax(logits, axis=0)))
+    if kind == "fwd_infonce":
+        contrastive = fwd
+    elif kind == "bwd_infonce":
+        contrastive = bwd
+    elif kind == "sym_infonce":
+        contrastive = fwd + bwd
+    else:
+        raise ValueError(f"unknown contrastive loss {kind!r}")
+    lse = jax.nn.logsumexp(logits, axis=1)
+    loss = contrastive + logsumexp_penalty * jnp.mean(lse**2)
+    metrics = {
+        "infonce": contrastive,
+        "logsumexp": jnp.mean(lse),
+        "categorical_accuracy": jnp.mean(jnp.argmax(logits, axis=1) == jnp.arange(batch)),
+        "logits_pos": jnp.sum(logits * eye) / batch,
+        "logits_neg": jnp.sum(logits * (1 - eye)) / (batch * max(batch - 1, 1)),
+    }
+    return loss, metrics
+
+
+def tanh_gaussian_sample(
+    mean: jax.Array, log_std: jax.Array, key: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Sample ``a = tanh(u)``, ``u ~ N(mean, std^2)``, and its log-density.
+
+    Args:
+        mean, log_std: ``[B, action_dim]``.
+
+    Returns:
+        ``(action [B, action_dim] in (-1, 1), log_prob [B])`` with the tanh change of variables
+        ``log pi(a) = log N(u) - sum log(1 - tanh(u)^2)`` in its stable form
+        ``2 (log 2 - u - softplus(-2u))`` (Haarnoja et al. 2018, App. C).
+    """
+    std = jnp.exp(log_std)
+    eps = jax.random.normal(key, mean.shape, mean.dtype)
+    u = mean + std * eps
+    log_normal = jnp.sum(-0.5 * eps**2 - log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
+    log_det = jnp.sum(2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
+    return jnp.tanh(u), log_normal - log_det
+
+
+class CRL:
+    """CRL agent for one run: networks, optimisers, losses and the jittable update.
+
+    Args:
+        cfg: the run's validated config (network and algo sections are used).
+        state_dim, goal_dim, action_dim: sizes from the environment.
+    """
+
+    def __init__(self, cfg: RunConfig, state_dim: int, goal_dim: int, action_dim: int) -> None:
+        net, algo = cfg.network, cfg.algo
+        self.cfg = cfg
+        self.state_dim, self.goal_dim, self.action_dim = state_dim, goal_dim, action_dim
+        common = dict(activation=net.activation, layer_norm=net.layer_norm,
+                      residual=net.residual, remat=net.remat, dtype=net.dtype)
+        self.actor = Actor(action_dim, net.actor_depth, net.resolved_actor_width, **common)
+        self.critic = Critic(net.critic_depth, net.width, net.repr_dim, **common)
+        self.actor_tx = optax.adam(algo.actor_lr)
+        self.critic_tx = optax.adam(algo.critic_lr)
+        self.alpha_tx = optax.adam(algo.alpha_lr)
+        self.target_entropy = algo.target_entropy_scale * action_dim
+
+    def init(self, key: jax.Array) -> CRLState:
+        """Initialise parameters (log alpha = 0) and Adam states."""
+        k_actor, k_critic = jax.random.split(key)
+        obs = jnp.zeros((1, self.state_dim + self.goal_dim))
+        actor_params = self.actor.init(k_actor, obs)
+        critic_params = self.critic.init(
+            k_critic,
+            jnp.zeros((1, self.state_dim)),
+            jnp.zeros((1, self.action_dim)),
+            jnp.zeros((1, self.goal_dim)),
+        )
+        log_alpha = jnp.zeros((), jnp.float32)
+        return CRLState(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            log_alpha=log_alpha,
+            actor_opt=self.actor_tx.init(actor_params),
+            critic_opt=self.critic_tx.init(critic_params),
+            alpha_opt=self.alpha_tx.init(log_alpha),
+        )
+
+    def act(
+        self, actor_params: Any, obs: jax.Array, key: jax.Array, deterministic: bool = False
+    ) -> jax.Array:
+        """Policy actions ``[B, action_dim]`` for ``obs [B, state_dim + goal_dim]``.
+
+        Deterministic mode (evaluation) returns ``tanh(mean)``.
+        """
+        mean, log_std = self.actor.apply(actor_params, obs)
+        if deterministic:
+            return jnp.tanh(mean)
+        action, _ = tanh_gaussian_sample(mean, log_std, key)
+        return action
+
+    def critic_loss(
+        self, critic_params: Any, batch: Batch
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """InfoNCE critic loss on a batch (see :func:`infonce_loss`)."""
+        phi, psi = self.critic.apply(critic_params, batch.state, batch.action, batch.goal)
+        logits = pairwise_energy(phi, psi, self.cfg.algo.energy)
+        return infonce_loss(logits, self.cfg.algo.contrastive_loss,
+                            self.cfg.algo.logsumexp_penalty)
+
+    def actor_loss(
+        self,
+        actor_params: Any,
+        critic_params: Any,
+        log_alpha: jax.Array,
+        batch: Batch,
+        key: jax.Array,
+    ) -> tuple[jax.Array, tuple[dict[str, jax.Array], jax.Array]]:
+        """``mean(alpha * log pi(a|s, g) - f(s, a, g))`` with ``a ~ pi(.|s, g)``."""
+        obs = jnp.concatenate([batch.state, batch.goal], axis=-1)
+        mean, log_std = self.actor.apply(actor_params, obs)
+        action, log_prob = tanh_gaussian_sample(mean, log_std, key)
+        phi, psi = self.critic.apply(critic_params, batch.state, action, batch.goal)
+        q = paired_energy(phi, psi, self.cfg.algo.energy)
+        alpha = jnp.exp(jax.lax.stop_gradient(log_alpha))
+        loss = jnp.mean(alpha * log_prob - q)
+        return loss, ({"entropy": -jnp.mean(log_prob), "q": jnp.mean(q)}, log_prob)
+
+    def alpha_loss(self, log_alpha: jax.Array, log_prob: jax.Array) -> jax.Array:
+        """SAC temperature loss ``mean(alpha * stopgrad(-log pi - target_entropy))``."""
+        return jnp.mean(
+            jnp.exp(log_alpha) * jax.lax.stop_gradient(-log_prob - self.target_entropy)
+        )
+
+    def update(
+        self, state: CRLState, batch: Batch, key: jax.Array
+    ) -> tuple[CRLState, dict[str, jax.Array]]:
+        """One SGD step: actor and alpha, then critic, on the same minibatch."""
+        (actor_loss, (actor_metrics, log_prob)), actor_grads = jax.value_and_grad(
+            self.actor_loss, has_aux=True
+        )(state.actor_params, state.critic_params, state.log_alpha, batch, key)
+        updates, actor_opt = self.actor_tx.update(actor_grads, state.actor_opt)
+        actor_params = optax.apply_updates(state.actor_params, updates)
+
+        alpha_loss, alpha_grad = jax.value_and_grad(self.alpha_loss)(state.log_alpha, log_prob)
+        updates, alpha_opt = self.alpha_tx.update(alpha_grad, state.alpha_opt)
+        log_alpha = optax.apply_updates(state.log_alpha, updates)
+
+        (critic_loss, critic_metrics), critic_grads = jax.value_and_grad(
+            self.critic_loss, has_aux=True
+        )(state.critic_params, batch)
+        updates, critic_opt = self.critic_tx.update(critic_grads, state.critic_opt)
+        critic_params = optax.apply_updates(state.critic_params, updates)
+
+        metrics = {
+            "critic_loss": critic_loss,
+            "actor_loss": actor_loss,
+            "alpha_loss": alpha_loss,
+            "alpha": jnp.exp(log_alpha),
+            **actor_metrics,
+            **critic_metrics,
+        }
+        new_state = CRLState(actor_params, critic_params, log_alpha, actor_opt, critic_opt,
+                             alpha_opt)
+        return new_state, metrics

@@ -1,0 +1,215 @@
+"""Executors: run the planned runs of a spec and record each one's outcome.
+
+Local execution runs the pending runs one after another in this process. A run whose folder
+is complete (``run.json`` says completed and ``metrics.parquet`` exists) is skipped; a run
+that raises is recorded as failed with its error and the sweep goes on (HELM's habit: collect
+failures, report them together at the end).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+
+from harness.plan import PlannedRun, expand
+from harness.progress import NullReporter, Reporter
+from harness.spec import Spec
+from harness.store import (
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_RUNNING,
+    RunDir,
+    host_info,
+    now,
+    read_metrics,
+    versions,
+    write_json,
+    write_metrics,
+)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What happened to one run: ``completed``, ``failed`` or ``skipped``."""
+
+    run_id: str
+    status: str
+    error: str | None = None
+
+
+def label(run: PlannedRun) -> str:
+    """Short human label of a run (env, depths, width, batch, seed)."""
+    cfg = run.config
+    return (f"{cfg.env.id} critic_depth={cfg.network.critic_depth} "
+            f"actor_depth={cfg.network.actor_depth} width={cfg.network.width} "
+            f"batch={cfg.algo.batch_size} seed={cfg.seed}")
+
+
+def _metric_rows(spec_name: str, run: PlannedRun, point: dict[str, Any]) -> list[dict[str, Any]]:
+    cfg = run.config
+    base = {
+        "run_id": run.run_id,
+        "spec": spec_name,
+        "env_id": cfg.env.id,
+        "algo": cfg.algo.name,
+        "data_mode": cfg.data.mode,
+        "critic_depth": cfg.network.critic_depth,
+        "actor_depth": cfg.network.actor_depth,
+        "width": cfg.network.width,
+        "batch_size": cfg.algo.batch_size,
+        "seed": cfg.seed,
+        "env_steps": point["env_steps"],
+        "grad_steps": point["grad_steps"],
+        "wall_s": point["wall_s"],
+    }
+    return [{**base, "metric": name, "value": value}
+            for name, value in sorted(point["metrics"].items())]
+
+
+def execute_run(
+    spec: Spec,
+    run: PlannedRun,
+    results: Path,
+    provenance: dict[str, Any],
+    reporter: Reporter | None = None,
+) -> RunOutcome:
+    """Train one run and write its folder; never raises for a failure inside training.
+
+    Writes ``config.json`` first, ``metrics.parquet`` after every evaluation (atomically, so a
+    crash leaves the evaluations so far), and ``run.json`` last with the final status.
+
+    Args:
+        provenance: the spec file, overrides and command line, stored in ``config.json``.
+
+    Raises:
+        KeyboardInterrupt: after recording the run as failed (interrupted).
+    """
+    from harness.train import Callbacks, train
+
+    reporter = reporter or NullReporter()
+    rundir = RunDir(results, spec.name, run.run_id)
+    started = time.time()
+    record: dict[str, Any] = {
+        "run_id": run.run_id,
+        "spec": spec.name,
+        "status": STATUS_RUNNING,
+        "started_at": now(),
+        "versions": versions(),
+        "host": host_info(),
+    }
+    write_json(rundir.config, {
+        "run_id": run.run_id,
+        "spec": spec.name,
+        "axes": run.axes,
+        "config": run.config.model_dump(mode="json"),
+        "hardware": spec.hardware.model_dump(mode="json"),
+        **provenance,
+    })
+    write_json(rundir.record, record)
+    rows: list[dict[str, Any]] = []
+
+    def on_eval(point: dict[str, Any]) -> None:
+        rows.extend(_metric_rows(spec.name, run, point))
+        write_metrics(rundir.metrics, rows)
+        reporter.evaluation(run.run_id, point)
+
+    def on_progress(info: dict[str, Any]) -> None:
+        reporter.progress(run.run_id, info)
+
+    try:
+        final = train(run.config, Callbacks(on_eval=on_eval, on_progress=on_progress))
+    except KeyboardInterrupt:
+        record.update(status=STATUS_FAILED, error={"type": "KeyboardInterrupt",
+                                                   "message": "interrupted by the user"},
+                      finished_at=now(), wall_s=time.time() - started)
+        write_json(rundir.record, record)
+        reporter.run_finished(run.run_id, STATUS_FAILED, "interrupted")
+        raise
+    except Exception as exc:  # a failing run is recorded and the sweep goes on
+        message = f"{type(exc).__name__}: {exc}"
+        record.update(
+            status=STATUS_FAILED,
+            error={"type": type(exc).__name__, "message": str(exc),
+                   "traceback": traceback.format_exc()},
+            finished_at=now(),
+            wall_s=time.time() - started,
+        )
+        write_json(rundir.record, record)
+        reporter.run_finished(run.run_id, STATUS_FAILED, message)
+        return RunOutcome(run.run_id, STATUS_FAILED, message)
+    record.update(status=STATUS_COMPLETED, finished_at=now(), wall_s=time.time() - started,
+                  final=final, error=None)
+    write_json(rundir.record, record)
+    reporter.run_finished(
+        run.run_id, STATUS_COMPLETED,
+        f"in {record['wall_s']:.0f}s, time_at_goal {final.get('eval/time_at_goal', 0.0):.1f}",
+    )
+    return RunOutcome(run.run_id, STATUS_COMPLETED)
+
+
+def run_local(
+    spec: Spec,
+    results: Path,
+    provenance: dict[str, Any],
+    reporter: Reporter | None = None,
+) -> list[RunOutcome]:
+    """Run every pending run of ``spec`` in this process; skip completed ones."""
+    reporter = reporter or NullReporter()
+    runs = expand(spec)
+    outcomes = []
+    for index, run in enumerate(runs, start=1):
+        if RunDir(results, spec.name, run.run_id).is_complete():
+            reporter.run_skipped(index, len(runs), run.run_id, label(run))
+            outcomes.append(RunOutcome(run.run_id, "skipped"))
+            continue
+        reporter.run_started(index, len(runs), run.run_id, label(run))
+        outcomes.append(execute_run(spec, run, results, provenance, reporter))
+    return outcomes
+
+
+def final_score(rundir: RunDir, metric: str, last_k: int) -> float | None:
+    """Mean of the last ``last_k`` evaluations of ``metric`` (paper: last 5), or None."""
+    if not rundir.metrics.exists():
+        return None
+    table = read_metrics(rundir.metrics)
+    table = table.filter(pc.equal(table["metric"], metric)).sort_by("env_steps")
+    values = table["value"].to_pylist()
+    if not values:
+        return None
+    tail = values[-last_k:]
+    return float(sum(tail) / len(tail))
+
+
+def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
+    """One row per run of the spec: status, final time at goal (last k evals), wall time."""
+    rows = []
+    for run in expand(spec):
+        cfg = run.config
+        rundir = RunDir(results, spec.name, run.run_id)
+        record = rundir.read_record() or {}
+        last_env_steps = None
+        if rundir.metrics.exists():
+            steps = read_metrics(rundir.metrics)["env_steps"].to_pylist()
+            last_env_steps = max(steps) if steps else None
+        rows.append({
+            "run_id": run.run_id,
+            "env_id": cfg.env.id,
+            "critic_depth": cfg.network.critic_depth,
+            "actor_depth": cfg.network.actor_depth,
+            "width": cfg.network.width,
+            "batch_size": cfg.algo.batch_size,
+            "seed": cfg.seed,
+            "status": record.get("status", "pending"),
+            "env_steps": last_env_steps,
+            "time_at_goal": final_score(rundir, "eval/time_at_goal", cfg.eval.last_k),
+            "success_any": final_score(rundir, "eval/success_any", cfg.eval.last_k),
+            "random_time_at_goal": final_score(rundir, "random/time_at_goal", 1),
+            "wall_s": record.get("wall_s"),
+            "error": (record.get("error") or {}).get("message"),
+        })
+    return rows

@@ -1,0 +1,121 @@
+"""Expand a spec into runs, each with a stable ``run_id``.
+
+Runs are the grid product of the sweep axes (in file order) times the seeds. ``run_id`` is the
+first 12 hex digits of the SHA-256 of the canonical JSON (sorted keys) of the resolved
+:class:`~harness.spec.RunConfig`: everything that changes what a run computes (env, network,
+algo, data, eval, seed) and nothing about where it runs (hardware). The code version is
+recorded in each run record instead (``shared/DESIGN.md``, "Run identity").
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import envs
+from harness.networks import encoder_param_count
+from harness.spec import RunConfig, Spec, set_path
+from harness.store import RunDir
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a spec.
+
+    Attributes:
+        run_id: stable 12-hex-digit id (see module docstring).
+        config: the resolved run config.
+        axes: the sweep values that picked this run (dotted path -> value), plus ``seed``.
+    """
+
+    run_id: str
+    config: RunConfig
+    axes: dict[str, Any]
+
+
+def run_id(config: RunConfig) -> str:
+    """Stable short hash of a run config (see module docstring)."""
+    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def expand(spec: Spec) -> list[PlannedRun]:
+    """All runs of a spec, in sweep order (first axis slowest), seeds innermost.
+
+    Duplicate configurations (e.g. the same value listed twice) appear once.
+    """
+    base = spec.model_dump(mode="json", include={"env", "network", "algo", "data", "eval"})
+    axes = list(spec.sweep.items())
+    runs: list[PlannedRun] = []
+    seen: set[str] = set()
+    for values in itertools.product(*(vals for _, vals in axes)):
+        for seed in spec.seeds:
+            data = copy.deepcopy(base)
+            for (path, _), value in zip(axes, values, strict=True):
+                set_path(data, path, value)
+            data["seed"] = seed
+            config = RunConfig.model_validate(data)
+            rid = run_id(config)
+            if rid in seen:
+                continue
+            seen.add(rid)
+            chosen = {path: value for (path, _), value in zip(axes, values, strict=True)}
+            chosen["seed"] = seed
+            runs.append(PlannedRun(rid, config, chosen))
+    return runs
+
+
+def param_counts(config: RunConfig) -> dict[str, int]:
+    """Parameter counts of actor and critic (both encoders), from the env's dimensions.
+
+    Closed form (:func:`harness.networks.encoder_param_count`); no compile.
+    """
+    info = envs.info(config.env.id)
+    net = config.network
+    ln = net.layer_norm
+    phi = encoder_param_count(info.state_dim + info.action_dim, net.critic_depth, net.width,
+                              net.repr_dim, ln)
+    psi = encoder_param_count(info.goal_dim, net.critic_depth, net.width, net.repr_dim, ln)
+    width = net.resolved_actor_width
+    actor = encoder_param_count(info.state_dim + info.goal_dim, net.actor_depth, width, None, ln)
+    actor += 2 * (width * info.action_dim + info.action_dim)
+    return {"actor_params": actor, "critic_params": phi + psi}
+
+
+def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:
+    """Rows for ``harness plan``: one per run with ids, sizes, steps and completion state."""
+    from harness.train import schedule
+
+    rows = []
+    for run in expand(spec):
+        cfg = run.config
+        sched = schedule(cfg)
+        rundir = RunDir(results, spec.name, run.run_id)
+        record = rundir.read_record()
+        status = "pending"
+        if record:
+            status = str(record.get("status", "pending"))
+            if status == "completed" and not rundir.is_complete():
+                status = "incomplete"
+        rows.append({
+            "run_id": run.run_id,
+            "env_id": cfg.env.id,
+            "critic_depth": cfg.network.critic_depth,
+            "actor_depth": cfg.network.actor_depth,
+            "width": cfg.network.width,
+            "batch_size": cfg.algo.batch_size,
+            "seed": cfg.seed,
+            "env_steps": sched.total_env_steps,
+            "grad_steps": sched.total_grad_steps,
+            **param_counts(cfg),
+            "status": status,
+            "axes": run.axes,
+            "path": str(rundir.path),
+        })
+    return rows

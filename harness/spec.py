@@ -1,0 +1,463 @@
+"""Spec format: pydantic v2 models for YAML experiment specs.
+
+A spec file describes one experiment: the environment, the actor and critic networks, the
+algorithm, the data source, evaluation, seeds, hardware and an optional sweep. Every default
+equals the recipe of Wang et al. 2025 ("1000 Layer Networks for Self-Supervised RL",
+arXiv 2503.14858; see ``shared/reference/paper.md``), whose training setup comes from JaxGCRL
+(Bortkiewicz et al. 2024, arXiv 2408.11052).
+
+Errors are collected and reported as ``FILE: field.path: message`` by :func:`load_spec`, which
+raises :class:`SpecError` (never a raw pydantic or YAML error).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+#: Dense layers per residual block (Wang et al. 2025, Fig. 2).
+LAYERS_PER_BLOCK = 4
+
+_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _parse_number(value: Any) -> Any:
+    """Accept YAML strings such as ``1e6`` or ``100_000_000`` as numbers.
+
+    PyYAML (YAML 1.1) reads ``1e6`` as a string; numbers written that way are common in RL
+    configs. Integral values (``1e6``, ``2.0``) become ints so that integer fields accept them.
+    """
+    if isinstance(value, str):
+        text = value.strip().replace("_", "")
+        if _NUMBER_RE.match(text):
+            value = float(text)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _parse_float(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip().replace("_", "")
+        if _NUMBER_RE.match(text):
+            return float(text)
+    return value
+
+
+PositiveInt = Annotated[int, BeforeValidator(_parse_number), Field(gt=0, strict=False)]
+NonNegativeInt = Annotated[int, BeforeValidator(_parse_number), Field(ge=0, strict=False)]
+PositiveFloat = Annotated[float, BeforeValidator(_parse_float), Field(gt=0)]
+UnitFloat = Annotated[float, BeforeValidator(_parse_float), Field(gt=0, lt=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _depth(value: int, field: str) -> int:
+    if value < LAYERS_PER_BLOCK or value % LAYERS_PER_BLOCK:
+        raise ValueError(
+            f"{field} must be a positive multiple of {LAYERS_PER_BLOCK} (the Dense layers of "
+            f"residual blocks of {LAYERS_PER_BLOCK}, Wang et al. 2025 Fig. 2); got {value}"
+        )
+    return value
+
+
+class EnvSpec(_Section):
+    """Which goal-conditioned environment to train and evaluate on."""
+
+    id: str = Field(
+        "point_u_maze",
+        description="Environment id from `harness envs` (e.g. point_u_maze, ant, ant_u_maze).",
+    )
+    episode_length: PositiveInt | None = Field(
+        None,
+        description="Steps per episode for training and evaluation; null = the env's default "
+        "(1000 in the paper).",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _known_env(cls, value: str) -> str:
+        import envs
+
+        known = envs.list_envs()
+        if value not in known:
+            raise ValueError(f"unknown env id {value!r}; known ids: {', '.join(known)}")
+        return value
+
+
+class NetworkSpec(_Section):
+    """Residual MLP encoders and actor (Wang et al. 2025, Fig. 2 and Sec. 4)."""
+
+    critic_depth: PositiveInt = Field(
+        4,
+        description="Dense layers inside the residual blocks of each critic encoder, phi(s, a) "
+        "and psi(g); a multiple of 4. Input and output layers are not counted.",
+    )
+    actor_depth: PositiveInt = Field(
+        4,
+        description="Dense layers inside the residual blocks of the actor; a multiple of 4. The "
+        "paper's 1024-layer runs used a 512-layer actor.",
+    )
+    width: PositiveInt = Field(256, description="Hidden width of the critic encoders (and of the "
+                               "actor unless actor_width is set).")
+    actor_width: PositiveInt | None = Field(
+        None, description="Hidden width of the actor; null = same as width."
+    )
+    repr_dim: PositiveInt = Field(64, description="Dimension of phi(s, a) and psi(g).")
+    activation: Literal["swish", "relu", "gelu", "tanh"] = Field(
+        "swish", description="Hidden activation; the paper uses swish (ReLU is an ablation)."
+    )
+    layer_norm: bool = Field(True, description="LayerNorm after every hidden Dense layer.")
+    residual: bool = Field(
+        True, description="Skip connection around every block of 4 layers (ablation: false)."
+    )
+    remat: bool = Field(
+        False,
+        description="Rematerialise each residual block on the backward pass (less memory, "
+        "about one more forward pass of compute).",
+    )
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="Compute dtype of Dense layers; parameters and LayerNorm statistics stay "
+        "float32.",
+    )
+
+    @field_validator("critic_depth")
+    @classmethod
+    def _critic_depth(cls, value: int) -> int:
+        return _depth(value, "critic_depth")
+
+    @field_validator("actor_depth")
+    @classmethod
+    def _actor_depth(cls, value: int) -> int:
+        return _depth(value, "actor_depth")
+
+    @property
+    def resolved_actor_width(self) -> int:
+        return self.actor_width if self.actor_width is not None else self.width
+
+
+class AlgoSpec(_Section):
+    """Contrastive RL settings (JaxGCRL defaults, Bortkiewicz et al. 2024; Wang et al. 2025)."""
+
+    name: Literal["crl"] = Field("crl", description="Algorithm; crl is contrastive RL.")
+    batch_size: PositiveInt = Field(512, description="Minibatch size of each gradient step "
+                                    "(and the number of in-batch negatives + 1).")
+    actor_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of the actor.")
+    critic_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of the critic.")
+    alpha_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of log alpha.")
+    discount: UnitFloat = Field(
+        0.99,
+        description="gamma of the geometric hindsight goal distribution: a goal j > i is drawn "
+        "with probability proportional to gamma^(j - i).",
+    )
+    energy: Literal["l2", "l2_squared", "dot", "cosine"] = Field(
+        "l2", description="Energy f(s, a, g): l2 = -||phi - psi||_2 (the paper's)."
+    )
+    contrastive_loss: Literal["fwd_infonce", "bwd_infonce", "sym_infonce"] = Field(
+        "fwd_infonce",
+        description="InfoNCE direction: fwd = softmax over goals for each (s, a) (the paper's).",
+    )
+    logsumexp_penalty: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
+        0.1, description="Coefficient of mean(logsumexp(logits, axis=1)^2)."
+    )
+    target_entropy_scale: float = Field(
+        -0.5, description="Target entropy = target_entropy_scale * action_dim (SAC auto-tuning)."
+    )
+    utd: PositiveFloat = Field(
+        1 / 40,
+        description="Update-to-data ratio: gradient steps per env step (paper: about 1:40).",
+    )
+
+
+class DataSpec(_Section):
+    """Where transitions come from. Online: parallel Brax envs filling an on-device replay."""
+
+    mode: Literal["online"] = Field("online", description="online (Brax); offline comes later.")
+    num_envs: PositiveInt = Field(512, description="Parallel training environments.")
+    unroll_length: PositiveInt = Field(62, description="Env steps per env per training iteration.")
+    total_env_steps: PositiveInt = Field(
+        100_000_000, description="Env steps of the whole run (paper: 100M to 400M)."
+    )
+    replay_size_per_env: PositiveInt = Field(
+        10_000, description="Replay capacity per environment, in steps (oldest overwritten)."
+    )
+    min_replay_per_env: PositiveInt = Field(
+        1_000, description="Steps per env collected with uniform random actions before training."
+    )
+
+    @model_validator(mode="after")
+    def _sizes(self) -> DataSpec:
+        if self.min_replay_per_env > self.replay_size_per_env:
+            raise ValueError("min_replay_per_env must not exceed replay_size_per_env")
+        if self.unroll_length > self.replay_size_per_env:
+            raise ValueError("unroll_length must not exceed replay_size_per_env")
+        return self
+
+
+class EvalSpec(_Section):
+    """Deterministic-policy evaluation (Wang et al. 2025, Sec. 5)."""
+
+    num_envs: PositiveInt = Field(128, description="Evaluation episodes (one per env).")
+    num_evals: PositiveInt = Field(
+        100, description="Evaluations per run, evenly spaced in env steps (paper: 100 epochs)."
+    )
+    last_k: PositiveInt = Field(
+        5, description="Final score = mean of the last k evaluations (paper: 5)."
+    )
+
+
+class HardwareSpec(_Section):
+    """Where runs execute. Not part of a run's identity."""
+
+    executor: Literal["local", "slurm"] = Field("local", description="local or slurm (submitit).")
+    gpus: NonNegativeInt = Field(1, description="GPUs per run (Slurm).")
+    cpus: PositiveInt = Field(8, description="CPUs per run (Slurm).")
+    partition: str | None = Field(None, description="Slurm partition.")
+    account: str | None = Field(None, description="Slurm account.")
+    qos: str | None = Field(None, description="Slurm QOS.")
+    time_min: PositiveInt = Field(24 * 60, description="Slurm time limit per job, minutes.")
+    mem_gb: PositiveInt = Field(64, description="Host memory per job, GB.")
+
+
+class RunConfig(_Section):
+    """Everything that changes what one run computes; hashed into its run_id."""
+
+    env: EnvSpec = Field(default_factory=EnvSpec)  # type: ignore[arg-type]
+    network: NetworkSpec = Field(default_factory=NetworkSpec)  # type: ignore[arg-type]
+    algo: AlgoSpec = Field(default_factory=AlgoSpec)  # type: ignore[arg-type]
+    data: DataSpec = Field(default_factory=DataSpec)  # type: ignore[arg-type]
+    eval: EvalSpec = Field(default_factory=EvalSpec)  # type: ignore[arg-type]
+    seed: NonNegativeInt = Field(0, description="Random seed of the run.")
+
+
+class Spec(_Section):
+    """A YAML spec file: one experiment, possibly a sweep of many runs."""
+
+    name: str = Field(
+        "",
+        description="Experiment name; results go to results/<name>/. Defaults to the file stem.",
+        pattern=r"^[A-Za-z0-9_.-]*$",
+    )
+    description: str = Field("", description="Free text shown by `harness plan`.")
+    env: EnvSpec = Field(default_factory=EnvSpec)  # type: ignore[arg-type]
+    network: NetworkSpec = Field(default_factory=NetworkSpec)  # type: ignore[arg-type]
+    algo: AlgoSpec = Field(default_factory=AlgoSpec)  # type: ignore[arg-type]
+    data: DataSpec = Field(default_factory=DataSpec)  # type: ignore[arg-type]
+    eval: EvalSpec = Field(default_factory=EvalSpec)  # type: ignore[arg-type]
+    seeds: list[NonNegativeInt] = Field(
+        default_factory=lambda: [0], min_length=1, description="One run per seed (paper: 3 to 5)."
+    )
+    hardware: HardwareSpec = Field(default_factory=HardwareSpec)  # type: ignore[arg-type]
+    sweep: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="Sweep axes: dotted field paths (e.g. network.critic_depth) -> lists of "
+        "values; runs are the grid product of all axes times the seeds.",
+    )
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_axes(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for path, values in value.items():
+            head, _, rest = path.partition(".")
+            if head not in _SWEEPABLE or not rest:
+                raise ValueError(
+                    f"sweep axis {path!r} must be a dotted path into one of "
+                    f"{', '.join(sorted(_SWEEPABLE))} (e.g. network.critic_depth)"
+                )
+            section = _SWEEPABLE[head]
+            field = rest.split(".")[0]
+            if field not in section.model_fields:
+                raise ValueError(
+                    f"sweep axis {path!r}: {head} has no field {field!r}; fields: "
+                    f"{', '.join(section.model_fields)}"
+                )
+            if not values:
+                raise ValueError(f"sweep axis {path!r} has no values")
+        return value
+
+
+_SWEEPABLE: dict[str, type[BaseModel]] = {
+    "env": EnvSpec,
+    "network": NetworkSpec,
+    "algo": AlgoSpec,
+    "data": DataSpec,
+    "eval": EvalSpec,
+}
+
+
+class SpecError(Exception):
+    """Invalid spec input. ``problems`` holds one ``FILE: field.path: message`` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def format_errors(source: str, error: ValidationError, prefix: str = "") -> list[str]:
+    """Turn a pydantic error into ``FILE: field.path: message`` lines."""
+    lines = []
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"] if part not in ("",))
+        loc = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "(top level)")
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        lines.append(f"{source}: {loc}: {message}")
+    return lines
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = {}
+            node[part] = child
+        if not isinstance(child, dict):
+            raise ValueError(f"{'.'.join(parts[:-1])} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_overrides(overrides: Iterable[str], source: str = "--set") -> dict[str, Any]:
+    """Parse ``field.path=value`` strings (values read as YAML scalars) into a dict.
+
+    Raises:
+        SpecError: an override without ``=`` or with an empty path.
+    """
+    parsed: dict[str, Any] = {}
+    problems = []
+    for item in overrides:
+        path, sep, raw = item.partition("=")
+        path = path.strip()
+        if not sep or not path:
+            problems.append(f"{source}: {item!r}: expected field.path=value")
+            continue
+        try:
+            parsed[path] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            problems.append(f"{source}: {path}: cannot parse value {raw!r}: {exc}")
+    if problems:
+        raise SpecError(problems)
+    return parsed
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a spec file into a dict.
+
+    Raises:
+        SpecError: missing file, unreadable or malformed YAML, or a top level that is not a
+            mapping.
+    """
+    source = str(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError([f"{source}: cannot read file: {exc.strerror or exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([f"{source}: {where}: malformed YAML: {problem}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError([f"{source}: (top level): expected a mapping of sections, got "
+                         f"{type(data).__name__}"])
+    return data
+
+
+def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Spec:
+    """Load, override and validate a spec file, including every run its sweep expands into.
+
+    Args:
+        path: YAML spec file.
+        overrides: dotted ``field.path -> value`` pairs applied on top of the file (``--set``).
+            An override of a swept field pins it: the sweep axis is dropped.
+
+    Returns:
+        The validated :class:`Spec` with ``name`` filled in from the file stem when empty.
+
+    Raises:
+        SpecError: every problem found, each as ``FILE: field.path: message``.
+    """
+    path = Path(path)
+    source = str(path)
+    data = read_yaml(path)
+    data = apply_overrides(data, overrides or {}, source)
+    data.setdefault("name", path.stem)
+    if not data.get("name"):
+        data["name"] = path.stem
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_errors(source, exc)) from None
+    problems = _check_sweep_points(spec, source)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def apply_overrides(
+    data: dict[str, Any], overrides: Mapping[str, Any], source: str
+) -> dict[str, Any]:
+    """Return a copy of ``data`` with dotted overrides applied (swept paths are pinned)."""
+    data = copy.deepcopy(data)
+    problems = []
+    for dotted, value in overrides.items():
+        sweep = data.get("sweep")
+        if isinstance(sweep, dict) and dotted in sweep:
+            del sweep[dotted]
+        try:
+            set_path(data, dotted, value)
+        except ValueError as exc:
+            problems.append(f"{source}: --set {dotted}: {exc}")
+    if problems:
+        raise SpecError(problems)
+    return data
+
+
+def _check_sweep_points(spec: Spec, source: str) -> list[str]:
+    """Validate every value of every sweep axis in the context of the spec."""
+    problems: list[str] = []
+    base = spec.model_dump(mode="json", exclude={"sweep", "seeds", "hardware", "name",
+                                                   "description"})
+    for dotted, values in spec.sweep.items():
+        for index, value in enumerate(values):
+            data = copy.deepcopy(base)
+            set_path(data, dotted, value)
+            try:
+                RunConfig.model_validate(data)
+            except ValidationError as exc:
+                for item in exc.errors():
+                    message = item["msg"].removeprefix("Value error, ")
+                    problems.append(f"{source}: sweep.{dotted}[{index}]: {message}")
+    return problems
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the spec format (``harness schema``)."""
+    return Spec.model_json_schema()

@@ -1,0 +1,98 @@
+"""CRL losses against direct NumPy computations, and the actor's sampling density."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from harness.agents.crl import (
+    infonce_loss,
+    paired_energy,
+    pairwise_energy,
+    tanh_gaussian_sample,
+)
+
+
+def _np_logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    m = x.max(axis=axis, keepdims=True)
+    return (m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+@pytest.fixture(scope="module")
+def reps() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(7, 5)).astype(np.float64), rng.normal(size=(7, 5)).astype(np.float64)
+
+
+def test_l2_energy_matches_numpy(reps: tuple[np.ndarray, np.ndarray]) -> None:
+    phi, psi = reps
+    expected = -np.sqrt(((phi[:, None, :] - psi[None, :, :]) ** 2).sum(-1))
+    got = np.asarray(pairwise_energy(jnp.asarray(phi), jnp.asarray(psi), "l2"))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    diag = np.asarray(paired_energy(jnp.asarray(phi), jnp.asarray(psi), "l2"))
+    np.testing.assert_allclose(diag, np.diag(expected), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["l2_squared", "dot", "cosine"])
+def test_other_energies_match_numpy(reps: tuple[np.ndarray, np.ndarray], kind: str) -> None:
+    phi, psi = reps
+    if kind == "l2_squared":
+        expected = -((phi[:, None, :] - psi[None, :, :]) ** 2).sum(-1)
+    elif kind == "dot":
+        expected = phi @ psi.T
+    else:
+        a = phi / np.linalg.norm(phi, axis=1, keepdims=True)
+        b = psi / np.linalg.norm(psi, axis=1, keepdims=True)
+        expected = a @ b.T
+    got = np.asarray(pairwise_energy(jnp.asarray(phi), jnp.asarray(psi), kind))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    diag = np.asarray(paired_energy(jnp.asarray(phi), jnp.asarray(psi), kind))
+    np.testing.assert_allclose(diag, np.diag(expected), rtol=1e-4, atol=1e-4)
+
+
+def test_forward_infonce_with_logsumexp_penalty_matches_numpy(
+    reps: tuple[np.ndarray, np.ndarray],
+) -> None:
+    phi, psi = reps
+    logits = -np.sqrt(((phi[:, None, :] - psi[None, :, :]) ** 2).sum(-1))
+    lse_rows = _np_logsumexp(logits, axis=1)
+    log_softmax = logits - lse_rows[:, None]
+    expected = -np.mean(np.diag(log_softmax)) + 0.1 * np.mean(lse_rows**2)
+    loss, metrics = infonce_loss(jnp.asarray(logits), "fwd_infonce", 0.1)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert float(metrics["logsumexp"]) == pytest.approx(lse_rows.mean(), rel=1e-5)
+    accuracy = np.mean(np.argmax(logits, axis=1) == np.arange(len(logits)))
+    assert float(metrics["categorical_accuracy"]) == pytest.approx(accuracy)
+
+
+def test_backward_and_symmetric_infonce_match_numpy(reps: tuple[np.ndarray, np.ndarray]) -> None:
+    phi, psi = reps
+    logits = phi @ psi.T
+    fwd = -np.mean(np.diag(logits - _np_logsumexp(logits, 1)[:, None]))
+    bwd = -np.mean(np.diag(logits - _np_logsumexp(logits, 0)[None, :]))
+    loss_b, _ = infonce_loss(jnp.asarray(logits), "bwd_infonce", 0.0)
+    loss_s, _ = infonce_loss(jnp.asarray(logits), "sym_infonce", 0.0)
+    assert float(loss_b) == pytest.approx(bwd, rel=1e-5)
+    assert float(loss_s) == pytest.approx(fwd + bwd, rel=1e-5)
+
+
+def test_perfect_critic_has_low_loss() -> None:
+    logits = -10.0 * (1.0 - jnp.eye(6))
+    loss, metrics = infonce_loss(logits, "fwd_infonce", 0.0)
+    assert float(loss) < 1e-3
+    assert float(metrics["categorical_accuracy"]) == 1.0
+
+
+def test_tanh_gaussian_log_prob_matches_change_of_variables() -> None:
+    mean = jnp.array([[0.3, -1.2], [0.0, 0.5]])
+    log_std = jnp.array([[-0.5, 0.1], [0.2, -1.0]])
+    action, log_prob = tanh_gaussian_sample(mean, log_std, jax.random.PRNGKey(3))
+    u = np.arctanh(np.clip(np.asarray(action, np.float64), -1 + 1e-7, 1 - 1e-7))
+    std = np.exp(np.asarray(log_std, np.float64))
+    log_normal = (-0.5 * ((u - np.asarray(mean)) / std) ** 2 - np.log(std)
+                  - 0.5 * np.log(2 * np.pi)).sum(-1)
+    expected = log_normal - np.log(1 - np.tanh(u) ** 2).sum(-1)
+    np.testing.assert_allclose(np.asarray(log_prob), expected, rtol=1e-3, atol=1e-3)
+    assert np.all(np.abs(np.asarray(action)) < 1)
