@@ -22,8 +22,10 @@ from harness.spec import Spec, SpecError, json_schema, load_spec, parse_override
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_RESULTS = Path("results")
 
-_out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Wide enough for the run tables when output goes to a file or a pipe (rich would use 80).
+_WIDTH = max(shutil.get_terminal_size((160, 24)).columns, 120)
+_out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+_err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 
 
 def _load(path: str, overrides: list[str] | None = None) -> Spec:
@@ -105,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "overrides": list(args.set or []),
         "command": shlex.join(["harness", *sys.argv[1:]]),
     }
-    outcomes = run_local(spec, results, provenance, ConsoleReporter())
+    outcomes = run_local(spec, results, provenance, ConsoleReporter(_err))
     _out.print(summary_table(summarize(spec, results), title=f"{spec.name} ({results / spec.name})"))
     failed = [o for o in outcomes if o.status == "failed"]
     for outcome in failed:

@@ -19,7 +19,7 @@ from typing import Any
 
 import envs
 from harness.networks import encoder_param_count
-from harness.spec import RunConfig, Spec, set_path
+from harness.spec import RunConfig, Spec, sweep_assign
 from harness.store import RunDir
 
 
@@ -58,7 +58,7 @@ def expand(spec: Spec) -> list[PlannedRun]:
         for seed in spec.seeds:
             data = copy.deepcopy(base)
             for (path, _), value in zip(axes, values, strict=True):
-                set_path(data, path, value)
+                sweep_assign(data, path, value)
             data["seed"] = seed
             config = RunConfig.model_validate(data)
             rid = run_id(config)

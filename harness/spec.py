@@ -269,29 +269,53 @@ class Spec(_Section):
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict,
         description="Sweep axes: dotted field paths (e.g. network.critic_depth) -> lists of "
-        "values; runs are the grid product of all axes times the seeds.",
+        "values; runs are the grid product of all axes times the seeds. Join paths with '+' "
+        "to move fields together (network.critic_depth+network.actor_depth: [4, 16, 64]).",
     )
 
     @field_validator("sweep")
     @classmethod
     def _sweep_axes(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        for path, values in value.items():
-            head, _, rest = path.partition(".")
-            if head not in _SWEEPABLE or not rest:
-                raise ValueError(
-                    f"sweep axis {path!r} must be a dotted path into one of "
-                    f"{', '.join(sorted(_SWEEPABLE))} (e.g. network.critic_depth)"
-                )
-            section = _SWEEPABLE[head]
-            field = rest.split(".")[0]
-            if field not in section.model_fields:
-                raise ValueError(
-                    f"sweep axis {path!r}: {head} has no field {field!r}; fields: "
-                    f"{', '.join(section.model_fields)}"
-                )
+        for key, values in value.items():
+            paths = sweep_paths(key)
+            for path in paths:
+                head, _, rest = path.partition(".")
+                if head not in _SWEEPABLE or not rest:
+                    raise ValueError(
+                        f"sweep axis {path!r} must be a dotted path into one of "
+                        f"{', '.join(sorted(_SWEEPABLE))} (e.g. network.critic_depth)"
+                    )
+                section = _SWEEPABLE[head]
+                field = rest.split(".")[0]
+                if field not in section.model_fields:
+                    raise ValueError(
+                        f"sweep axis {path!r}: {head} has no field {field!r}; fields: "
+                        f"{', '.join(section.model_fields)}"
+                    )
             if not values:
-                raise ValueError(f"sweep axis {path!r} has no values")
+                raise ValueError(f"sweep axis {key!r} has no values")
+            if len(paths) > 1:
+                for item in values:
+                    if isinstance(item, list) and len(item) != len(paths):
+                        raise ValueError(
+                            f"sweep axis {key!r}: value {item!r} must be one value for all "
+                            f"{len(paths)} paths or a list of {len(paths)}"
+                        )
         return value
+
+
+def sweep_paths(key: str) -> list[str]:
+    """Paths of a sweep axis. ``a.x+b.y`` ties several fields to one axis (e.g. actor and critic
+    depth); each value is then one value for all of them or a list with one value per path."""
+    return [part.strip() for part in key.split("+")]
+
+
+def sweep_assign(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set the value of sweep axis ``key`` in a raw config dict."""
+    paths = sweep_paths(key)
+    values = value if len(paths) > 1 and isinstance(value, list) else [value] * len(paths)
+    for path, item in zip(paths, values, strict=True):
+        set_path(data, path, item)
 
 
 _SWEEPABLE: dict[str, type[BaseModel]] = {
@@ -429,8 +453,9 @@ def apply_overrides(
     problems = []
     for dotted, value in overrides.items():
         sweep = data.get("sweep")
-        if isinstance(sweep, dict) and dotted in sweep:
-            del sweep[dotted]
+        if isinstance(sweep, dict):
+            for key in [k for k in sweep if dotted in sweep_paths(str(k))]:
+                del sweep[key]
         try:
             set_path(data, dotted, value)
         except ValueError as exc:
@@ -448,7 +473,7 @@ def _check_sweep_points(spec: Spec, source: str) -> list[str]:
     for dotted, values in spec.sweep.items():
         for index, value in enumerate(values):
             data = copy.deepcopy(base)
-            set_path(data, dotted, value)
+            sweep_assign(data, dotted, value)
             try:
                 RunConfig.model_validate(data)
             except ValidationError as exc:

@@ -1,11 +1,11 @@
 """Online CRL training on goal-conditioned Brax environments, written as pure JAX functions.
 
-:func:`make_train` returns jitted pieces in the PureJaxRL style: ``init(key) -> TrainState``,
-``prefill(TrainState) -> TrainState`` (uniform random actions until the replay holds
-``min_replay_per_env`` steps per env), ``iteration(TrainState) -> (TrainState, metrics)`` (an
-env unroll of ``unroll_length`` steps in ``num_envs`` envs, then ``grad_steps_per_iter``
-minibatch updates, each a ``lax.scan``) and ``evaluate(actor_params, key) -> metrics``
-(deterministic policy, one episode per eval env). :func:`train` drives them from the host,
+:class:`Trainer` holds jitted pure functions in the PureJaxRL style: ``init(key) -> TrainState``,
+``collect(TrainState, random) -> TrainState`` (an env unroll of ``unroll_length`` steps in
+``num_envs`` envs appended to the replay; uniform random actions during the prefill),
+``update(TrainState) -> (TrainState, metrics)`` (``grad_steps_per_iter`` minibatch updates),
+each a ``lax.scan``, and ``evaluate(actor_params, key, random) -> metrics`` (deterministic
+policy, one episode per eval env). The state is donated, so the replay is updated in place. :func:`train` drives them from the host,
 evaluating ``eval.num_evals`` times, evenly spaced, and reporting through callbacks.
 
 Recipe: Wang et al. 2025 (arXiv 2503.14858) and JaxGCRL (Bortkiewicz et al. 2024,
@@ -45,8 +45,8 @@ class TrainState:
     ep_step: jax.Array  # [num_envs] int32 steps taken in the current episode
     traj_id: jax.Array  # [num_envs] int32 episode counter per env
     key: jax.Array
-    env_steps: jax.Array  # scalar int32-safe float64 is unavailable: kept as int32 (< 2^31)
-    grad_steps: jax.Array
+    env_steps: jax.Array  # scalar int32 (runs stay below 2^31 env steps)
+    grad_steps: jax.Array  # scalar int32
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,9 @@ class Trainer:
         self._reset = jax.vmap(self.env.reset)
         self._step = jax.vmap(self.env.step)
         self.init = jax.jit(self._init)
-        self.prefill = jax.jit(self._prefill, donate_argnums=0)
-        self.iteration = jax.jit(self._iteration, donate_argnums=0)
-        self.evaluate = jax.jit(self._evaluate, static_argnames="random_policy")
+        self.collect = jax.jit(self._collect, donate_argnums=0)
+        self.update = jax.jit(self._update, donate_argnums=0)
+        self.evaluate = jax.jit(self._evaluate)
 
     # ----------------------------------------------------------------------------------------
     def _init(self, key: jax.Array) -> TrainState:
@@ -141,11 +141,13 @@ class Trainer:
             grad_steps=jnp.zeros((), jnp.int32),
         )
 
-    def _unroll(self, ts: TrainState, random_actions: bool) -> TrainState:
+    def _collect(self, ts: TrainState, random_actions: jax.Array) -> TrainState:
         """Step all envs ``unroll_length`` times, auto-resetting, and append to the replay.
 
-        Fresh reset states are drawn once per unroll (one per env) and used by envs whose
-        episode ends inside it, which keeps resets out of the per-step cost.
+        ``random_actions`` (traced bool) picks uniform random actions (prefill) instead of the
+        policy, so prefill and training share one compiled unroll. Fresh reset states are drawn
+        once per unroll (one per env) and used by envs whose episode ends inside it, which
+        keeps resets out of the per-step cost.
         """
         data = self.cfg.data
         key, k_reset, k_steps = jax.random.split(ts.key, 3)
@@ -155,11 +157,11 @@ class Trainer:
         def step(carry: tuple[Any, jax.Array, jax.Array], k: jax.Array) -> tuple[Any, Any]:
             env_state, ep_step, traj_id = carry
             obs = env_state.obs
-            if random_actions:
-                action = jax.random.uniform(k, (data.num_envs, self.action_dim), minval=-1.0,
-                                            maxval=1.0)
-            else:
-                action = self.agent.act(ts.agent.actor_params, obs, k)
+            k_random, k_policy = jax.random.split(k)
+            uniform = jax.random.uniform(k_random, (data.num_envs, self.action_dim),
+                                         minval=-1.0, maxval=1.0)
+            policy = self.agent.act(ts.agent.actor_params, obs, k_policy)
+            action = jnp.where(random_actions, uniform, policy)
             nxt = self._step(env_state, action)
             ep_step_next = ep_step + 1
             done = (nxt.done > 0) | (ep_step_next >= episode_length)
@@ -181,15 +183,20 @@ class Trainer:
             env_steps=ts.env_steps + data.num_envs * data.unroll_length,
         )
 
-    def _prefill(self, ts: TrainState) -> TrainState:
-        def body(ts: TrainState, _: None) -> tuple[TrainState, None]:
-            return self._unroll(ts, random_actions=True), None
-
-        ts, _ = jax.lax.scan(body, ts, None, length=self.sched.prefill_iters)
+    def prefill(self, ts: TrainState) -> TrainState:
+        """Fill the replay with ``min_replay_per_env`` steps per env of uniform random actions."""
+        for _ in range(self.sched.prefill_iters):
+            ts = self.collect(ts, jnp.asarray(True))
         return ts
 
-    def _iteration(self, ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        ts = self._unroll(ts, random_actions=False)
+    def iteration(self, ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        """One training iteration: a policy unroll, then ``grad_steps_per_iter`` updates.
+
+        Two jitted calls dispatched back to back; nothing is read back to the host.
+        """
+        return self.update(self.collect(ts, jnp.asarray(False)))
+
+    def _update(self, ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         algo = self.cfg.algo
 
         def update(
@@ -212,7 +219,7 @@ class Trainer:
         return ts, metrics
 
     def _evaluate(
-        self, actor_params: Any, key: jax.Array, random_policy: bool = False
+        self, actor_params: Any, key: jax.Array, random_policy: jax.Array
     ) -> dict[str, jax.Array]:
         """One episode per eval env with the deterministic policy ``tanh(mean)``.
 
@@ -220,7 +227,8 @@ class Trainer:
         resulting state is within the success threshold while the robot is alive),
         ``success_any`` (fraction of episodes that reached the goal at least once),
         ``dist_mean`` (mean distance to goal over alive steps) and ``alive_steps``.
-        ``random_policy`` evaluates uniform random actions instead (the baseline).
+        ``random_policy`` (traced bool) evaluates uniform random actions instead (the
+        baseline), with the same compiled function.
         """
         n = self.cfg.eval.num_envs
         k_reset, k_act = jax.random.split(key)
@@ -230,10 +238,9 @@ class Trainer:
             carry: tuple[Any, jax.Array], k: jax.Array
         ) -> tuple[tuple[Any, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]:
             state, alive = carry
-            if random_policy:
-                action = jax.random.uniform(k, (n, self.action_dim), minval=-1.0, maxval=1.0)
-            else:
-                action = self.agent.act(actor_params, state.obs, k, deterministic=True)
+            uniform = jax.random.uniform(k, (n, self.action_dim), minval=-1.0, maxval=1.0)
+            policy = self.agent.act(actor_params, state.obs, k, deterministic=True)
+            action = jnp.where(random_policy, uniform, policy)
             nxt = self._step(state, action)
             success = nxt.metrics["success"] * alive
             dist = nxt.metrics["dist"] * alive
@@ -305,9 +312,10 @@ def train(cfg: RunConfig, callbacks: Callbacks | None = None,
             callbacks.on_eval(point)
         return metrics
 
-    metrics = _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0]), "eval")
-    metrics.update(_floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0],
-                                            random_policy=True), "random"))
+    policy, uniform = jnp.asarray(False), jnp.asarray(True)
+    metrics = _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], policy), "eval")
+    metrics.update(_floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], uniform),
+                           "random"))
     last = emit(0, metrics)
     eval_index = 1
     window_start, window_steps = time.perf_counter(), 0
@@ -329,9 +337,16 @@ def train(cfg: RunConfig, callbacks: Callbacks | None = None,
                 "sps": window_steps / elapsed if elapsed > 0 and window_steps else 0.0,
             })
         if eval_index < len(sched.eval_iters) + 1 and it == sched.eval_iters[eval_index - 1]:
-            metrics = _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[eval_index]),
-                              "eval")
+            metrics = _floats(
+                trainer.evaluate(ts.agent.actor_params, eval_keys[eval_index], policy), "eval"
+            )
             metrics.update(_floats(train_metrics, "train"))
+            bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+            if bad:
+                raise FloatingPointError(
+                    f"non-finite metrics at env step {int(ts.env_steps)}: {', '.join(bad)} "
+                    "(training diverged; try a lower learning rate)"
+                )
             elapsed = time.perf_counter() - window_start
             metrics["perf/sps"] = window_steps / elapsed if elapsed > 0 and window_steps else 0.0
             metrics["perf/grad_steps_per_s"] = (

@@ -63,11 +63,13 @@ def pairwise_energy(phi: jax.Array, psi: jax.Array, kind: str = "l2") -> jax.Arr
     Returns:
         ``logits [B, B]`` with ``logits[i, j] = f(s_i, a_i, g_j)``.
     """
-    if kind == "l2":
-        sq = jnp.sum((phi[:, None, :] - psi[None, :, :]) ** 2, axis=-1)
-        return -jnp.sqrt(sq + L2_EPS)
-    if kind == "l2_squared":
-        return -jnp.sum((phi[:, None, :] - psi[None, :, :]) ** 2, axis=-1)
+    if kind in ("l2", "l2_squared"):
+        # ||phi_i - psi_j||^2 = ||phi_i||^2 + ||psi_j||^2 - 2 phi_i . psi_j: one matmul instead
+        # of a [B, B, D] difference tensor (clipped at 0 against rounding).
+        sq = (jnp.sum(phi**2, axis=-1)[:, None] + jnp.sum(psi**2, axis=-1)[None, :]
+              - 2.0 * phi @ psi.T)
+        sq = jnp.maximum(sq, 0.0)
+        return -jnp.sqrt(sq + L2_EPS) if kind == "l2" else -sq
     if kind == "dot":
         return phi @ psi.T
     if kind == "cosine":

@@ -1,0 +1,20 @@
+"""Goal-conditioned Brax environments for contrastive RL, and maze layouts.
+
+A library of its own (it imports nothing from ``harness``)::
+
+    import envs
+    envs.list_envs()               # ['ant', 'ant_u_maze', 'point_u_maze']
+    envs.info("ant_u_maze")        # EnvInfo(state_dim=29, goal_indices=(0, 1), ...)
+    env = envs.make("point_u_maze")
+    state = jax.jit(env.reset)(jax.random.key(0))   # obs = concat(state[4], goal[2])
+
+Environments follow Wang et al. 2025 (arXiv 2503.14858) and JaxGCRL (Bortkiewicz et al. 2024,
+arXiv 2408.11052); see :mod:`envs.base` for the reward, done and observation conventions.
+"""
+
+from __future__ import annotations
+
+from envs.base import EPISODE_LENGTH, EnvInfo, GoalEnv, goal_metrics
+from envs.registry import info, list_envs, make
+
+__all__ = ["EPISODE_LENGTH", "EnvInfo", "GoalEnv", "goal_metrics", "info", "list_envs", "make"]

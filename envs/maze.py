@@ -1,0 +1,298 @@
+"""Maze layouts as plain data, and their geometry: wall boxes (MJCF) and start / goal cells.
+
+A layout is a grid of rows. Each entry is one of
+
+- ``1`` (:data:`WALL`): a solid wall cell,
+- ``0`` (:data:`FREE`): a free cell,
+- ``"R"`` (:data:`START`): a free cell where episodes start,
+- ``"G"`` (:data:`GOAL`): a free cell where goals are drawn.
+
+Coordinates (Bortkiewicz et al. 2024 JaxGCRL, arXiv 2408.11052, ``envs/common.py``; the grid
+convention of D4RL's ``locomotion/maze_env.py``): the centre of cell ``(row, col)`` lies at world
+``x = row * cell_size``, ``y = col * cell_size`` (metres), so cell ``(0, 0)`` is centred on the
+origin and the rows run along +x. Nothing is shifted: in the U-maze below the start cell ``(1, 1)``
+is centred at ``(cell_size, cell_size)`` and the robot is placed there by the env's reset.
+
+To add a layout (e.g. the D4RL / OGBench medium and large grids behind JaxGCRL's ``big`` and
+``hardest`` mazes), add a constant here and an entry in :data:`LAYOUTS`, then register an env id
+in :mod:`envs.registry`; the env classes do not change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+WALL = 1
+FREE = 0
+START = R = "R"
+GOAL = G = "G"
+
+Cell = int | str
+Layout = tuple[tuple[Cell, ...], ...]
+
+U_MAZE: Layout = (
+    (1, 1, 1, 1, 1),
+    (1, R, G, G, 1),
+    (1, 1, 1, G, 1),
+    (1, G, G, G, 1),
+    (1, 1, 1, 1, 1),
+)
+"""The U-maze of JaxGCRL (Bortkiewicz et al. 2024, arXiv 2408.11052, ``envs/ant_maze.py``),
+used by Wang et al. 2025 (arXiv 2503.14858) for Ant U-Maze: start in the top-left arm, goals in
+every other free cell."""
+
+LAYOUTS: dict[str, Layout] = {"u_maze": U_MAZE}
+"""Named layouts, looked up by :func:`get_layout`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WallBox:
+    """An axis-aligned wall box in the horizontal plane (metres).
+
+    Attributes:
+        centre: ``(x, y)`` of the box centre.
+        half_size: ``(half extent along x, half extent along y)``.
+    """
+
+    centre: tuple[float, float]
+    half_size: tuple[float, float]
+
+    def contains(self, xy: ArrayLike, margin: float = 0.0) -> np.ndarray:
+        """Whether points lie strictly inside the box shrunk by ``margin`` on every side.
+
+        Args:
+            xy: points, shape ``[..., 2]`` (metres).
+            margin: shrink of the box on each side (metres); negative grows it.
+
+        Returns:
+            bool array of shape ``[...]``.
+        """
+        d = np.abs(np.asarray(xy, dtype=np.float64) - np.asarray(self.centre))
+        half = np.asarray(self.half_size) - margin
+        return np.all(d < half, axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Maze:
+    """Geometry of a layout at a given cell size. Build it with :func:`build_maze`.
+
+    Attributes:
+        layout: the grid, rows of :data:`WALL` / :data:`FREE` / :data:`START` / :data:`GOAL`.
+        cell_size: edge of one square cell (metres).
+        wall_cells: ``(row, col)`` of every wall cell, row-major order.
+        start_cells: ``(row, col)`` of every start cell.
+        goal_cells: ``(row, col)`` of every goal cell.
+    """
+
+    layout: Layout
+    cell_size: float
+    wall_cells: tuple[tuple[int, int], ...]
+    start_cells: tuple[tuple[int, int], ...]
+    goal_cells: tuple[tuple[int, int], ...]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of the layout."""
+        return len(self.layout), len(self.layout[0])
+
+    def cell_centre(self, row: int, col: int) -> tuple[float, float]:
+        """World ``(x, y)`` (metres) of the centre of cell ``(row, col)``."""
+        return row * self.cell_size, col * self.cell_size
+
+    def cell_of(self, xy: ArrayLike) -> np.ndarray:
+        """The ``(row, col)`` of the cell holding each point.
+
+        Args:
+            xy: points, shape ``[..., 2]`` (metres).
+
+        Returns:
+            int array of shape ``[..., 2]``.
+        """
+        return np.floor(np.asarray(xy) / self.cell_size + 0.5).astype(np.int64)
+
+    @property
+    def start_xy(self) -> np.ndarray:
+        """Centres of the start cells, float32 ``[n_start, 2]`` (metres)."""
+        return np.array([self.cell_centre(r, c) for r, c in self.start_cells], np.float32)
+
+    @property
+    def goal_xy(self) -> np.ndarray:
+        """Centres of the goal cells, float32 ``[n_goal, 2]`` (metres)."""
+        return np.array([self.cell_centre(r, c) for r, c in self.goal_cells], np.float32)
+
+    @property
+    def wall_height(self) -> float:
+        """Height of the walls (metres): half a cell, as in JaxGCRL's ``make_maze``
+        (``maze_height = 0.5`` times the cell size; Bortkiewicz et al. 2024, arXiv 2408.11052)."""
+        return 0.5 * self.cell_size
+
+    def cell_boxes(self) -> list[WallBox]:
+        """One box per wall cell, centred on the cell, one cell wide: the reference geometry."""
+        h = 0.5 * self.cell_size
+        return [WallBox(self.cell_centre(r, c), (h, h)) for r, c in self.wall_cells]
+
+    def wall_boxes(self, merge: bool = True) -> list[WallBox]:
+        """Boxes whose union is exactly the union of the wall cells.
+
+        Args:
+            merge: if True, cover the wall cells with few larger rectangles (greedy: grow each
+                box along the row, then down the rows while the whole span is wall). The solid
+                is the same as with one box per cell, but the physics checks fewer geom pairs:
+                on the U-maze 5 boxes instead of 18: on the 2-core CPU, batch 256, 65k vs
+                19k env steps/s for the point mass and 4.5k vs 2.2k for the ant.
+
+        Returns:
+            the boxes (metres), disjoint.
+        """
+        if not merge:
+            return self.cell_boxes()
+        rows, cols = self.shape
+        walls = set(self.wall_cells)
+        covered: set[tuple[int, int]] = set()
+        boxes = []
+        for r, c in self.wall_cells:
+            if (r, c) in covered:
+                continue
+            c_end = c
+            while c_end + 1 < cols and (r, c_end + 1) in walls and (r, c_end + 1) not in covered:
+                c_end += 1
+            span = range(c, c_end + 1)
+            r_end = r
+            while r_end + 1 < rows and all(
+                (r_end + 1, k) in walls and (r_end + 1, k) not in covered for k in span
+            ):
+                r_end += 1
+            covered.update((i, k) for i in range(r, r_end + 1) for k in span)
+            x0, y0 = self.cell_centre(r, c)
+            x1, y1 = self.cell_centre(r_end, c_end)
+            half = (
+                0.5 * (x1 - x0) + 0.5 * self.cell_size,
+                0.5 * (y1 - y0) + 0.5 * self.cell_size,
+            )
+            boxes.append(WallBox((0.5 * (x0 + x1), 0.5 * (y0 + y1)), half))
+        return boxes
+
+    def in_wall(self, xy: ArrayLike, margin: float = 0.0) -> np.ndarray:
+        """Whether points lie strictly inside any wall cell (shrunk by ``margin``).
+
+        Args:
+            xy: points, shape ``[..., 2]`` (metres).
+            margin: shrink of each wall cell on every side (metres); negative grows it, e.g.
+                ``-radius`` asks whether a disc of that radius would overlap a wall (up to the
+                corners, where the grown box is a slight over-estimate).
+
+        Returns:
+            bool array of shape ``[...]``.
+        """
+        xy = np.asarray(xy, dtype=np.float64)
+        inside = np.zeros(xy.shape[:-1], dtype=bool)
+        for box in self.cell_boxes():
+            inside |= box.contains(xy, margin)
+        return inside
+
+    def wall_distance(self, xy: ArrayLike) -> np.ndarray:
+        """Horizontal distance from points to the nearest wall cell (0 inside a wall).
+
+        Args:
+            xy: points, shape ``[..., 2]`` (metres).
+
+        Returns:
+            float64 array of shape ``[...]`` (metres).
+        """
+        xy = np.asarray(xy, dtype=np.float64)
+        best = np.full(xy.shape[:-1], np.inf)
+        for box in self.cell_boxes():
+            gap = np.abs(xy - np.asarray(box.centre)) - np.asarray(box.half_size)
+            best = np.minimum(best, np.linalg.norm(np.maximum(gap, 0.0), axis=-1))
+        return best
+
+    def walls_mjcf(
+        self, merge: bool = True, friction: float | None = None, name_prefix: str = "wall"
+    ) -> str:
+        """MJCF ``<geom>`` elements for the walls, to put inside ``<worldbody>``.
+
+        The boxes stand on the floor (``z`` from 0 to :attr:`wall_height`), are static (world
+        body), and collide with geoms whose ``contype`` has bit 1 set (``contype="0"
+        conaffinity="1"``), which in brax's ant are the four feet.
+
+        Args:
+            merge: see :meth:`wall_boxes`.
+            friction: sliding friction coefficient of the walls; None keeps the model's
+                default (MuJoCo combines two geoms' friction by their maximum).
+            name_prefix: prefix of the geom names (``{prefix}_{i}``).
+
+        Returns:
+            the XML text, one geom per line.
+        """
+        hz = 0.5 * self.wall_height
+        extra = "" if friction is None else f' friction="{friction:g} 0 0"'
+        lines = []
+        for i, box in enumerate(self.wall_boxes(merge)):
+            (x, y), (hx, hy) = box.centre, box.half_size
+            lines.append(
+                f'<geom name="{name_prefix}_{i}" type="box" pos="{x:g} {y:g} {hz:g}" '
+                f'size="{hx:g} {hy:g} {hz:g}" contype="0" conaffinity="1"{extra} '
+                f'rgba="0.7 0.5 0.3 1"/>'
+            )
+        return "\n".join(lines)
+
+
+def get_layout(name: str) -> Layout:
+    """The layout registered under ``name`` in :data:`LAYOUTS`.
+
+    Raises:
+        KeyError: for an unknown name; the message lists the known names.
+    """
+    try:
+        return LAYOUTS[name]
+    except KeyError:
+        raise KeyError(f"unknown maze layout {name!r}; known: {sorted(LAYOUTS)}") from None
+
+
+def build_maze(layout: Sequence[Sequence[Cell]], cell_size: float) -> Maze:
+    """Validate a layout and compute its wall, start and goal cells.
+
+    Args:
+        layout: rows of :data:`WALL` (1), :data:`FREE` (0), :data:`START` ("R"),
+            :data:`GOAL` ("G").
+        cell_size: edge of one cell (metres), > 0. Wang et al. 2025 (arXiv 2503.14858) use 4.0
+            for the ant mazes and 2.0 for the humanoid mazes.
+
+    Returns:
+        the :class:`Maze`.
+
+    Raises:
+        ValueError: if the grid is empty or ragged, holds another token, has no start or no
+            goal cell, is not closed by walls on its border, or ``cell_size <= 0``.
+    """
+    if cell_size <= 0:
+        raise ValueError(f"cell_size must be > 0, got {cell_size}")
+    grid: Layout = tuple(tuple(row) for row in layout)
+    if not grid or not grid[0]:
+        raise ValueError("maze layout is empty")
+    cols = len(grid[0])
+    if any(len(row) != cols for row in grid):
+        raise ValueError(f"maze layout rows differ in length: {[len(r) for r in grid]}")
+    walls, starts, goals = [], [], []
+    for r, row in enumerate(grid):
+        for c, cell in enumerate(row):
+            if isinstance(cell, bool) or cell not in (WALL, FREE, START, GOAL):
+                raise ValueError(f"maze cell ({r}, {c}) is {cell!r}; expected 1, 0, 'R' or 'G'")
+            if cell == WALL:
+                walls.append((r, c))
+            elif cell == START:
+                starts.append((r, c))
+            elif cell == GOAL:
+                goals.append((r, c))
+            on_border = r in (0, len(grid) - 1) or c in (0, cols - 1)
+            if on_border and cell != WALL:
+                raise ValueError(f"maze border cell ({r}, {c}) is {cell!r}, not a wall")
+    if not starts:
+        raise ValueError("maze layout has no start cell 'R'")
+    if not goals:
+        raise ValueError("maze layout has no goal cell 'G'")
+    return Maze(grid, float(cell_size), tuple(walls), tuple(starts), tuple(goals))
