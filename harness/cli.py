@@ -66,16 +66,38 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     table = Table(title=f"{spec.name}: {len(rows)} runs -> {Path(args.results) / spec.name}")
-    for header in ("run_id", "env", "critic", "actor", "width", "batch", "seed", "env steps",
-                   "grad steps", "critic params", "actor params", "status"):
-        table.add_column(header, justify="left" if header in ("run_id", "env", "status")
-                         else "right")
+    for header in (
+        "run_id",
+        "env",
+        "critic",
+        "actor",
+        "width",
+        "batch",
+        "seed",
+        "env steps",
+        "grad steps",
+        "critic params",
+        "actor params",
+        "status",
+    ):
+        table.add_column(
+            header, justify="left" if header in ("run_id", "env", "status") else "right"
+        )
     for r in rows:
-        table.add_row(r["run_id"], r["env_id"], str(r["critic_depth"]), str(r["actor_depth"]),
-                      str(r["width"]), str(r["batch_size"]), str(r["seed"]),
-                      f"{r['env_steps']:,}", f"{r['grad_steps']:,}",
-                      f"{r['critic_params'] / 1e6:.2f}M", f"{r['actor_params'] / 1e6:.2f}M",
-                      r["status"])
+        table.add_row(
+            r["run_id"],
+            r["env_id"],
+            str(r["critic_depth"]),
+            str(r["actor_depth"]),
+            str(r["width"]),
+            str(r["batch_size"]),
+            str(r["seed"]),
+            f"{r['env_steps']:,}",
+            f"{r['grad_steps']:,}",
+            f"{r['critic_params'] / 1e6:.2f}M",
+            f"{r['actor_params'] / 1e6:.2f}M",
+            r["status"],
+        )
     _out.print(table)
     if spec.description:
         _out.print(spec.description, markup=False)
@@ -98,17 +120,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                 markup=False,
             )
             return EXIT_BAD_INPUT
-        _err.print(f"{args.spec}: the slurm executor is not available in this version; use "
-                   "--executor local", markup=False)
+        _err.print(
+            f"{args.spec}: the slurm executor is not available in this version; use "
+            "--executor local",
+            markup=False,
+        )
         return EXIT_BAD_INPUT
     results = Path(args.results)
     provenance = {
         "spec_file": str(Path(args.spec).resolve()),
         "overrides": list(args.set or []),
-        "command": shlex.join(["harness", *sys.argv[1:]]),
+        "command": shlex.join(["harness", *args.argv]),
     }
     outcomes = run_local(spec, results, provenance, ConsoleReporter(_err))
-    _out.print(summary_table(summarize(spec, results), title=f"{spec.name} ({results / spec.name})"))
+    _out.print(
+        summary_table(summarize(spec, results), title=f"{spec.name} ({results / spec.name})")
+    )
     failed = [o for o in outcomes if o.status == "failed"]
     for outcome in failed:
         _err.print(f"failed: {outcome.run_id}: {outcome.error}", markup=False)
@@ -138,13 +165,28 @@ def cmd_envs(args: argparse.Namespace) -> int:
         print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return EXIT_OK
     table = Table(title="Goal-conditioned environments")
-    for header in ("id", "state", "goal", "goal indices", "action", "success <", "backend",
-                   "episode"):
+    for header in (
+        "id",
+        "state",
+        "goal",
+        "goal indices",
+        "action",
+        "success <",
+        "backend",
+        "episode",
+    ):
         table.add_column(header)
     for i in infos:
-        table.add_row(i.env_id, str(i.state_dim), str(i.goal_dim), str(list(i.goal_indices)),
-                      str(i.action_dim), f"{i.success_threshold:g}", i.backend,
-                      str(i.episode_length))
+        table.add_row(
+            i.env_id,
+            str(i.state_dim),
+            str(i.goal_dim),
+            str(list(i.goal_indices)),
+            str(i.action_dim),
+            f"{i.success_threshold:g}",
+            i.backend,
+            str(i.episode_length),
+        )
     _out.print(table)
     return EXIT_OK
 
@@ -157,12 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_set(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--set", action="append", default=[], metavar="FIELD.PATH=VALUE",
-                       help="override a spec field (validated like the file); repeatable")
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="FIELD.PATH=VALUE",
+            help="override a spec field (validated like the file); repeatable",
+        )
 
     def add_results(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--results", default=str(DEFAULT_RESULTS),
-                       help="results folder (default: results)")
+        p.add_argument(
+            "--results", default=str(DEFAULT_RESULTS), help="results folder (default: results)"
+        )
 
     p = sub.add_parser("validate", help="check spec files without running anything")
     p.add_argument("specs", nargs="+", metavar="SPEC")
@@ -181,8 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run every pending run of a spec")
     p.add_argument("spec", metavar="SPEC")
-    p.add_argument("--executor", choices=["local", "slurm"], default=None,
-                   help="override hardware.executor")
+    p.add_argument(
+        "--executor", choices=["local", "slurm"], default=None, help="override hardware.executor"
+    )
     add_set(p)
     add_results(p)
     p.set_defaults(func=cmd_run)
@@ -200,10 +249,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _import_quietly() -> None:
+    """Import the physics stack once with stdout captured.
+
+    ``mujoco.mjx`` prints "Failed to import warp" to stdout when the optional warp backend is
+    absent, which would corrupt ``--json`` output. Later imports come from the module cache.
+    """
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        import brax.envs  # noqa: F401
+
+        import envs  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``harness`` console script; returns the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
+    _import_quietly()
     try:
         code: Any = args.func(args)
     except SpecError as exc:

@@ -45,9 +45,11 @@ class RunOutcome:
 def label(run: PlannedRun) -> str:
     """Short human label of a run (env, depths, width, batch, seed)."""
     cfg = run.config
-    return (f"{cfg.env.id} critic_depth={cfg.network.critic_depth} "
-            f"actor_depth={cfg.network.actor_depth} width={cfg.network.width} "
-            f"batch={cfg.algo.batch_size} seed={cfg.seed}")
+    return (
+        f"{cfg.env.id} critic_depth={cfg.network.critic_depth} "
+        f"actor_depth={cfg.network.actor_depth} width={cfg.network.width} "
+        f"batch={cfg.algo.batch_size} seed={cfg.seed}"
+    )
 
 
 def _metric_rows(spec_name: str, run: PlannedRun, point: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,8 +69,9 @@ def _metric_rows(spec_name: str, run: PlannedRun, point: dict[str, Any]) -> list
         "grad_steps": point["grad_steps"],
         "wall_s": point["wall_s"],
     }
-    return [{**base, "metric": name, "value": value}
-            for name, value in sorted(point["metrics"].items())]
+    return [
+        {**base, "metric": name, "value": value} for name, value in sorted(point["metrics"].items())
+    ]
 
 
 def execute_run(
@@ -102,14 +105,17 @@ def execute_run(
         "versions": versions(),
         "host": host_info(),
     }
-    write_json(rundir.config, {
-        "run_id": run.run_id,
-        "spec": spec.name,
-        "axes": run.axes,
-        "config": run.config.model_dump(mode="json"),
-        "hardware": spec.hardware.model_dump(mode="json"),
-        **provenance,
-    })
+    write_json(
+        rundir.config,
+        {
+            "run_id": run.run_id,
+            "spec": spec.name,
+            "axes": run.axes,
+            "config": run.config.model_dump(mode="json"),
+            "hardware": spec.hardware.model_dump(mode="json"),
+            **provenance,
+        },
+    )
     write_json(rundir.record, record)
     rows: list[dict[str, Any]] = []
 
@@ -124,9 +130,12 @@ def execute_run(
     try:
         final = train(run.config, Callbacks(on_eval=on_eval, on_progress=on_progress))
     except KeyboardInterrupt:
-        record.update(status=STATUS_FAILED, error={"type": "KeyboardInterrupt",
-                                                   "message": "interrupted by the user"},
-                      finished_at=now(), wall_s=time.time() - started)
+        record.update(
+            status=STATUS_FAILED,
+            error={"type": "KeyboardInterrupt", "message": "interrupted by the user"},
+            finished_at=now(),
+            wall_s=time.time() - started,
+        )
         write_json(rundir.record, record)
         reporter.run_finished(run.run_id, STATUS_FAILED, "interrupted")
         raise
@@ -134,19 +143,28 @@ def execute_run(
         message = f"{type(exc).__name__}: {exc}"
         record.update(
             status=STATUS_FAILED,
-            error={"type": type(exc).__name__, "message": str(exc),
-                   "traceback": traceback.format_exc()},
+            error={
+                "type": type(exc).__name__,
+                "message": str(exc),
+                "traceback": traceback.format_exc(),
+            },
             finished_at=now(),
             wall_s=time.time() - started,
         )
         write_json(rundir.record, record)
         reporter.run_finished(run.run_id, STATUS_FAILED, message)
         return RunOutcome(run.run_id, STATUS_FAILED, message)
-    record.update(status=STATUS_COMPLETED, finished_at=now(), wall_s=time.time() - started,
-                  final=final, error=None)
+    record.update(
+        status=STATUS_COMPLETED,
+        finished_at=now(),
+        wall_s=time.time() - started,
+        final=final,
+        error=None,
+    )
     write_json(rundir.record, record)
     reporter.run_finished(
-        run.run_id, STATUS_COMPLETED,
+        run.run_id,
+        STATUS_COMPLETED,
         f"in {record['wall_s']:.0f}s, time_at_goal {final.get('eval/time_at_goal', 0.0):.1f}",
     )
     return RunOutcome(run.run_id, STATUS_COMPLETED)
@@ -159,6 +177,9 @@ def run_local(
     reporter: Reporter | None = None,
 ) -> list[RunOutcome]:
     """Run every pending run of ``spec`` in this process; skip completed ones."""
+    from harness.train import enable_compilation_cache
+
+    enable_compilation_cache()
     reporter = reporter or NullReporter()
     runs = expand(spec)
     outcomes = []
@@ -196,20 +217,22 @@ def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
         if rundir.metrics.exists():
             steps = read_metrics(rundir.metrics)["env_steps"].to_pylist()
             last_env_steps = max(steps) if steps else None
-        rows.append({
-            "run_id": run.run_id,
-            "env_id": cfg.env.id,
-            "critic_depth": cfg.network.critic_depth,
-            "actor_depth": cfg.network.actor_depth,
-            "width": cfg.network.width,
-            "batch_size": cfg.algo.batch_size,
-            "seed": cfg.seed,
-            "status": record.get("status", "pending"),
-            "env_steps": last_env_steps,
-            "time_at_goal": final_score(rundir, "eval/time_at_goal", cfg.eval.last_k),
-            "success_any": final_score(rundir, "eval/success_any", cfg.eval.last_k),
-            "random_time_at_goal": final_score(rundir, "random/time_at_goal", 1),
-            "wall_s": record.get("wall_s"),
-            "error": (record.get("error") or {}).get("message"),
-        })
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "env_id": cfg.env.id,
+                "critic_depth": cfg.network.critic_depth,
+                "actor_depth": cfg.network.actor_depth,
+                "width": cfg.network.width,
+                "batch_size": cfg.algo.batch_size,
+                "seed": cfg.seed,
+                "status": record.get("status", "pending"),
+                "env_steps": last_env_steps,
+                "time_at_goal": final_score(rundir, "eval/time_at_goal", cfg.eval.last_k),
+                "success_any": final_score(rundir, "eval/success_any", cfg.eval.last_k),
+                "random_time_at_goal": final_score(rundir, "random/time_at_goal", 1),
+                "wall_s": record.get("wall_s"),
+                "error": (record.get("error") or {}).get("message"),
+            }
+        )
     return rows

@@ -120,8 +120,14 @@ class ResidualMLP(nn.Module):
                 variable_axes={"params": 0},
                 split_rngs={"params": True},
                 length=num_blocks,
-            )(self.width, self.activation, self.layer_norm, self.residual, self.dtype,
-              name="blocks")
+            )(
+                self.width,
+                self.activation,
+                self.layer_norm,
+                self.residual,
+                self.dtype,
+                name="blocks",
+            )
             x, _ = blocks(x, None)
         if self.out_dim is not None:
             x = nn.Dense(
@@ -155,12 +161,22 @@ class Actor(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         h = ResidualMLP(
-            self.depth, self.width, None, self.activation, self.layer_norm, self.residual,
-            self.remat, self.dtype, name="trunk",
+            self.depth,
+            self.width,
+            None,
+            self.activation,
+            self.layer_norm,
+            self.residual,
+            self.remat,
+            self.dtype,
+            name="trunk",
         )(obs)
-        dense = dict(kernel_init=kernel_init(), bias_init=nn.initializers.zeros)
-        mean = nn.Dense(self.action_dim, name="mean", **dense)(h)
-        log_std = jnp.tanh(nn.Dense(self.action_dim, name="log_std", **dense)(h))
+        zeros = nn.initializers.zeros
+        mean = nn.Dense(self.action_dim, kernel_init=kernel_init(), bias_init=zeros, name="mean")(h)
+        log_std = nn.Dense(
+            self.action_dim, kernel_init=kernel_init(), bias_init=zeros, name="log_std"
+        )(h)
+        log_std = jnp.tanh(log_std)
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1.0)
         return mean, log_std
 
@@ -182,8 +198,16 @@ class Critic(nn.Module):
     dtype: str = "float32"
 
     def setup(self) -> None:
-        args = (self.depth, self.width, self.repr_dim, self.activation, self.layer_norm,
-                self.residual, self.remat, self.dtype)
+        args = (
+            self.depth,
+            self.width,
+            self.repr_dim,
+            self.activation,
+            self.layer_norm,
+            self.residual,
+            self.remat,
+            self.dtype,
+        )
         self.sa_encoder = ResidualMLP(*args)
         self.g_encoder = ResidualMLP(*args)
 
@@ -206,8 +230,9 @@ def param_count(params: Any) -> int:
     return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
 
 
-def encoder_param_count(in_dim: int, depth: int, width: int, out_dim: int | None,
-                        layer_norm: bool = True) -> int:
+def encoder_param_count(
+    in_dim: int, depth: int, width: int, out_dim: int | None, layer_norm: bool = True
+) -> int:
     """Closed-form parameter count of a :class:`ResidualMLP` (no compile needed).
 
     Depth 64, width 256, humanoid state-action input (268 + 17) gives about 4.3 M, depth 1024

@@ -40,8 +40,7 @@ class PlannedRun:
 
 def run_id(config: RunConfig) -> str:
     """Stable short hash of a run config (see module docstring)."""
-    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True,
-                           separators=(",", ":"))
+    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -79,8 +78,9 @@ def param_counts(config: RunConfig) -> dict[str, int]:
     info = envs.info(config.env.id)
     net = config.network
     ln = net.layer_norm
-    phi = encoder_param_count(info.state_dim + info.action_dim, net.critic_depth, net.width,
-                              net.repr_dim, ln)
+    phi = encoder_param_count(
+        info.state_dim + info.action_dim, net.critic_depth, net.width, net.repr_dim, ln
+    )
     psi = encoder_param_count(info.goal_dim, net.critic_depth, net.width, net.repr_dim, ln)
     width = net.resolved_actor_width
     actor = encoder_param_count(info.state_dim + info.goal_dim, net.actor_depth, width, None, ln)
@@ -103,19 +103,21 @@ def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:
             status = str(record.get("status", "pending"))
             if status == "completed" and not rundir.is_complete():
                 status = "incomplete"
-        rows.append({
-            "run_id": run.run_id,
-            "env_id": cfg.env.id,
-            "critic_depth": cfg.network.critic_depth,
-            "actor_depth": cfg.network.actor_depth,
-            "width": cfg.network.width,
-            "batch_size": cfg.algo.batch_size,
-            "seed": cfg.seed,
-            "env_steps": sched.total_env_steps,
-            "grad_steps": sched.total_grad_steps,
-            **param_counts(cfg),
-            "status": status,
-            "axes": run.axes,
-            "path": str(rundir.path),
-        })
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "env_id": cfg.env.id,
+                "critic_depth": cfg.network.critic_depth,
+                "actor_depth": cfg.network.actor_depth,
+                "width": cfg.network.width,
+                "batch_size": cfg.algo.batch_size,
+                "seed": cfg.seed,
+                "env_steps": sched.total_env_steps,
+                "grad_steps": sched.total_grad_steps,
+                **param_counts(cfg),
+                "status": status,
+                "axes": run.axes,
+                "path": str(rundir.path),
+            }
+        )
     return rows

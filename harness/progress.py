@@ -82,8 +82,10 @@ class ConsoleReporter:
 
     def evaluation(self, run_id: str, point: dict[str, Any]) -> None:
         m = point["metrics"]
-        latest = (f"time_at_goal {m.get('eval/time_at_goal', float('nan')):.1f}  "
-                  f"success {m.get('eval/success_any', float('nan')):.2f}")
+        latest = (
+            f"time_at_goal {m.get('eval/time_at_goal', float('nan')):.1f}  "
+            f"success {m.get('eval/success_any', float('nan')):.2f}"
+        )
         self._latest[run_id] = "last eval: " + latest
         extra = ""
         if "random/time_at_goal" in m:
@@ -104,14 +106,25 @@ class ConsoleReporter:
 def summary_table(rows: list[dict[str, Any]], title: str = "Summary") -> Table:
     """A rich table of run summaries (see :func:`harness.launch.summarize`)."""
     table = Table(title=title)
-    columns = [("run_id", "run_id"), ("env", "env_id"), ("critic", "critic_depth"),
-               ("actor", "actor_depth"), ("width", "width"), ("batch", "batch_size"),
-               ("seed", "seed"), ("status", "status"), ("env steps", "env_steps"),
-               ("time_at_goal", "time_at_goal"), ("success", "success_any"),
-               ("random", "random_time_at_goal"), ("wall s", "wall_s")]
+    columns = [
+        ("run_id", "run_id"),
+        ("env", "env_id"),
+        ("critic", "critic_depth"),
+        ("actor", "actor_depth"),
+        ("width", "width"),
+        ("batch", "batch_size"),
+        ("seed", "seed"),
+        ("status", "status"),
+        ("env steps", "env_steps"),
+        ("time_at_goal", "time_at_goal"),
+        ("success", "success_any"),
+        ("random", "random_time_at_goal"),
+        ("wall s", "wall_s"),
+    ]
     for header, _ in columns:
-        table.add_column(header, justify="left" if header in ("run_id", "env", "status")
-                         else "right")
+        table.add_column(
+            header, justify="left" if header in ("run_id", "env", "status") else "right"
+        )
     for row in rows:
         cells = []
         for _, key in columns:

@@ -14,6 +14,8 @@ per sample), and j by inverting the truncated geometric CDF: no L x L matrix is 
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -55,13 +57,12 @@ def replay_init(capacity: int, num_envs: int, state_dim: int, action_dim: int) -
     )
 
 
-def replay_add(
-    replay: Replay, state: jax.Array, action: jax.Array, traj_id: jax.Array
-) -> Replay:
+def replay_add(replay: Replay, state: jax.Array, action: jax.Array, traj_id: jax.Array) -> Replay:
     """Append an unroll ``[T, num_envs, ...]`` (T <= capacity), overwriting the oldest rows."""
     steps = state.shape[0]
     rows = (replay.insert + jnp.arange(steps)) % replay.capacity
-    return replay.replace(
+    return dataclasses.replace(
+        replay,
         state=replay.state.at[rows].set(state.astype(jnp.float32)),
         action=replay.action.at[rows].set(action.astype(jnp.float32)),
         traj_id=replay.traj_id.at[rows].set(traj_id.astype(jnp.int32)),

@@ -115,8 +115,11 @@ class NetworkSpec(_Section):
         description="Dense layers inside the residual blocks of the actor; a multiple of 4. The "
         "paper's 1024-layer runs used a 512-layer actor.",
     )
-    width: PositiveInt = Field(256, description="Hidden width of the critic encoders (and of the "
-                               "actor unless actor_width is set).")
+    width: PositiveInt = Field(
+        256,
+        description="Hidden width of the critic encoders (and of the "
+        "actor unless actor_width is set).",
+    )
     actor_width: PositiveInt | None = Field(
         None, description="Hidden width of the actor; null = same as width."
     )
@@ -158,8 +161,11 @@ class AlgoSpec(_Section):
     """Contrastive RL settings (JaxGCRL defaults, Bortkiewicz et al. 2024; Wang et al. 2025)."""
 
     name: Literal["crl"] = Field("crl", description="Algorithm; crl is contrastive RL.")
-    batch_size: PositiveInt = Field(512, description="Minibatch size of each gradient step "
-                                    "(and the number of in-batch negatives + 1).")
+    batch_size: PositiveInt = Field(
+        512,
+        description="Minibatch size of each gradient step "
+        "(and the number of in-batch negatives + 1).",
+    )
     actor_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of the actor.")
     critic_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of the critic.")
     alpha_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of log alpha.")
@@ -409,8 +415,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SpecError([f"{source}: (top level): expected a mapping of sections, got "
-                         f"{type(data).__name__}"])
+        raise SpecError(
+            [f"{source}: (top level): expected a mapping of sections, got {type(data).__name__}"]
+        )
     return data
 
 
@@ -468,8 +475,9 @@ def apply_overrides(
 def _check_sweep_points(spec: Spec, source: str) -> list[str]:
     """Validate every value of every sweep axis in the context of the spec."""
     problems: list[str] = []
-    base = spec.model_dump(mode="json", exclude={"sweep", "seeds", "hardware", "name",
-                                                   "description"})
+    base = spec.model_dump(
+        mode="json", exclude={"sweep", "seeds", "hardware", "name", "description"}
+    )
     for dotted, values in spec.sweep.items():
         for index, value in enumerate(values):
             data = copy.deepcopy(base)

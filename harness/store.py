@@ -24,23 +24,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 #: Columns of metrics.parquet, in order. ``metric`` is namespaced (``eval/time_at_goal``).
-METRICS_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("spec", pa.string()),
-    ("env_id", pa.string()),
-    ("algo", pa.string()),
-    ("data_mode", pa.string()),
-    ("critic_depth", pa.int32()),
-    ("actor_depth", pa.int32()),
-    ("width", pa.int32()),
-    ("batch_size", pa.int32()),
-    ("seed", pa.int32()),
-    ("env_steps", pa.int64()),
-    ("grad_steps", pa.int64()),
-    ("wall_s", pa.float64()),
-    ("metric", pa.string()),
-    ("value", pa.float64()),
-])
+METRICS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("spec", pa.string()),
+        ("env_id", pa.string()),
+        ("algo", pa.string()),
+        ("data_mode", pa.string()),
+        ("critic_depth", pa.int32()),
+        ("actor_depth", pa.int32()),
+        ("width", pa.int32()),
+        ("batch_size", pa.int32()),
+        ("seed", pa.int32()),
+        ("env_steps", pa.int64()),
+        ("grad_steps", pa.int64()),
+        ("wall_s", pa.float64()),
+        ("metric", pa.string()),
+        ("value", pa.float64()),
+    ]
+)
 
 STATUS_COMPLETED = "completed"
 STATUS_FAILED = "failed"
@@ -124,8 +126,7 @@ class RunDir:
     def is_complete(self) -> bool:
         """A run is complete only when its record says so and its metrics file exists."""
         record = self.read_record()
-        return bool(record and record.get("status") == STATUS_COMPLETED
-                    and self.metrics.exists())
+        return bool(record and record.get("status") == STATUS_COMPLETED and self.metrics.exists())
 
 
 def versions() -> dict[str, str]:
@@ -133,8 +134,17 @@ def versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
-    for name in ("deep-crl-harness", "jax", "jaxlib", "flax", "optax", "brax", "mujoco",
-                 "numpy", "pydantic"):
+    for name in (
+        "deep-crl-harness",
+        "jax",
+        "jaxlib",
+        "flax",
+        "optax",
+        "brax",
+        "mujoco",
+        "numpy",
+        "pydantic",
+    ):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:
@@ -147,7 +157,11 @@ def _git_commit() -> str:
     here = Path(__file__).resolve().parent
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
@@ -155,8 +169,14 @@ def _git_commit() -> str:
     commit = result.stdout.strip()
     if result.returncode != 0 or not commit:
         return "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                           capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=5,
+        check=False,
+    ).stdout.strip()
     return commit + ("-dirty" if dirty else "")
 
 

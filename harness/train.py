@@ -15,6 +15,7 @@ arXiv 2408.11052): 512 envs x unroll 62, UTD about 1:40, batch 512, replay 10k s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -33,6 +34,31 @@ from harness.spec import RunConfig
 
 #: Metric names written for every evaluation (Wang et al. 2025, Sec. 5; JaxGCRL).
 EVAL_METRICS = ("time_at_goal", "success_any", "dist_mean", "alive_steps")
+
+
+def enable_compilation_cache(path: str | None = None) -> str | None:
+    """Turn on JAX's persistent compilation cache so identical programs compile once.
+
+    Re-running a spec, resuming, or running many seeds of one config reuses compiled XLA
+    executables from disk. The folder is ``path``, else ``$HARNESS_COMPILE_CACHE``, else
+    ``~/.cache/deep-crl-harness/xla``; ``HARNESS_COMPILE_CACHE=off`` disables it.
+
+    Returns:
+        The cache folder in use, or None when disabled.
+    """
+    import os
+
+    folder = (
+        path
+        or os.environ.get("HARNESS_COMPILE_CACHE")
+        or os.path.join(os.path.expanduser("~"), ".cache", "deep-crl-harness", "xla")
+    )
+    if folder.lower() in ("off", "0", "none", "false"):
+        return None
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder
 
 
 @struct.dataclass
@@ -85,8 +111,9 @@ def schedule(cfg: RunConfig) -> Schedule:
     num_evals = min(cfg.eval.num_evals, num_iters)
     eval_iters = tuple(sorted({round(k * num_iters / num_evals) for k in range(1, num_evals + 1)}))
     episode_length = cfg.env.episode_length or envs.info(cfg.env.id).episode_length
-    return Schedule(steps_per_iter, grad_steps, prefill_iters, num_iters, eval_iters,
-                    episode_length)
+    return Schedule(
+        steps_per_iter, grad_steps, prefill_iters, num_iters, eval_iters, episode_length
+    )
 
 
 def _where_done(done: jax.Array, fresh: Any, current: Any) -> Any:
@@ -131,8 +158,9 @@ class Trainer:
         env_state = self._reset(jax.random.split(k_env, data.num_envs))
         return TrainState(
             agent=self.agent.init(k_agent),
-            replay=replay_init(data.replay_size_per_env, data.num_envs, self.state_dim,
-                               self.action_dim),
+            replay=replay_init(
+                data.replay_size_per_env, data.num_envs, self.state_dim, self.action_dim
+            ),
             env_state=env_state,
             ep_step=jnp.zeros((data.num_envs,), jnp.int32),
             traj_id=jnp.zeros((data.num_envs,), jnp.int32),
@@ -158,8 +186,9 @@ class Trainer:
             env_state, ep_step, traj_id = carry
             obs = env_state.obs
             k_random, k_policy = jax.random.split(k)
-            uniform = jax.random.uniform(k_random, (data.num_envs, self.action_dim),
-                                         minval=-1.0, maxval=1.0)
+            uniform = jax.random.uniform(
+                k_random, (data.num_envs, self.action_dim), minval=-1.0, maxval=1.0
+            )
             policy = self.agent.act(ts.agent.actor_params, obs, k_policy)
             action = jnp.where(random_actions, uniform, policy)
             nxt = self._step(env_state, action)
@@ -174,7 +203,8 @@ class Trainer:
         (env_state, ep_step, traj_id), (states, actions, ids) = jax.lax.scan(
             step, (ts.env_state, ts.ep_step, ts.traj_id), keys
         )
-        return ts.replace(
+        return dataclasses.replace(
+            ts,
             replay=replay_add(ts.replay, states, actions, ids),
             env_state=env_state,
             ep_step=ep_step,
@@ -204,8 +234,9 @@ class Trainer:
         ) -> tuple[tuple[CRLState, jax.Array], dict[str, jax.Array]]:
             agent, key = carry
             key, k_sample, k_update = jax.random.split(key, 3)
-            batch, _info = sample(ts.replay, k_sample, algo.batch_size, algo.discount,
-                                  self.goal_indices)
+            batch, _info = sample(
+                ts.replay, k_sample, algo.batch_size, algo.discount, self.goal_indices
+            )
             agent, metrics = self.agent.update(agent, batch, k_update)
             return (agent, key), metrics
 
@@ -214,8 +245,9 @@ class Trainer:
             update, (ts.agent, k_updates), None, length=self.sched.grad_steps_per_iter
         )
         metrics = jax.tree_util.tree_map(jnp.mean, metrics)
-        ts = ts.replace(agent=agent, key=key,
-                        grad_steps=ts.grad_steps + self.sched.grad_steps_per_iter)
+        ts = dataclasses.replace(
+            ts, agent=agent, key=key, grad_steps=ts.grad_steps + self.sched.grad_steps_per_iter
+        )
         return ts, metrics
 
     def _evaluate(
@@ -276,8 +308,9 @@ def _floats(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
     return {f"{prefix}/{k}": float(v) for k, v in jax.device_get(metrics).items()}
 
 
-def train(cfg: RunConfig, callbacks: Callbacks | None = None,
-          trainer: Trainer | None = None) -> dict[str, float]:
+def train(
+    cfg: RunConfig, callbacks: Callbacks | None = None, trainer: Trainer | None = None
+) -> dict[str, float]:
     """Run one online training run to completion.
 
     Args:
@@ -314,8 +347,9 @@ def train(cfg: RunConfig, callbacks: Callbacks | None = None,
 
     policy, uniform = jnp.asarray(False), jnp.asarray(True)
     metrics = _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], policy), "eval")
-    metrics.update(_floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], uniform),
-                           "random"))
+    metrics.update(
+        _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], uniform), "random")
+    )
     last = emit(0, metrics)
     eval_index = 1
     window_start, window_steps = time.perf_counter(), 0
@@ -331,11 +365,13 @@ def train(cfg: RunConfig, callbacks: Callbacks | None = None,
         if callbacks.on_progress:
             jax.block_until_ready(ts.env_steps)
             elapsed = time.perf_counter() - window_start
-            callbacks.on_progress({
-                "env_steps": int(ts.env_steps),
-                "total_env_steps": sched.total_env_steps,
-                "sps": window_steps / elapsed if elapsed > 0 and window_steps else 0.0,
-            })
+            callbacks.on_progress(
+                {
+                    "env_steps": int(ts.env_steps),
+                    "total_env_steps": sched.total_env_steps,
+                    "sps": window_steps / elapsed if elapsed > 0 and window_steps else 0.0,
+                }
+            )
         if eval_index < len(sched.eval_iters) + 1 and it == sched.eval_iters[eval_index - 1]:
             metrics = _floats(
                 trainer.evaluate(ts.agent.actor_params, eval_keys[eval_index], policy), "eval"

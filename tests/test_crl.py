@@ -91,8 +91,9 @@ def test_tanh_gaussian_log_prob_matches_change_of_variables() -> None:
     action, log_prob = tanh_gaussian_sample(mean, log_std, jax.random.PRNGKey(3))
     u = np.arctanh(np.clip(np.asarray(action, np.float64), -1 + 1e-7, 1 - 1e-7))
     std = np.exp(np.asarray(log_std, np.float64))
-    log_normal = (-0.5 * ((u - np.asarray(mean)) / std) ** 2 - np.log(std)
-                  - 0.5 * np.log(2 * np.pi)).sum(-1)
+    log_normal = (
+        -0.5 * ((u - np.asarray(mean)) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)
+    ).sum(-1)
     expected = log_normal - np.log(1 - np.tanh(u) ** 2).sum(-1)
     np.testing.assert_allclose(np.asarray(log_prob), expected, rtol=1e-3, atol=1e-3)
     assert np.all(np.abs(np.asarray(action)) < 1)

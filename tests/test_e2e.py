@@ -79,8 +79,13 @@ def test_parquet_is_long_format_with_grouping_columns(tiny_run) -> None:
     assert len(tag) == 3  # before training + 2 evaluations
     assert ((tag["value"] >= 0) & (tag["value"] <= 40)).all()
     assert tag["env_steps"].is_monotonic_increasing and tag["env_steps"].iloc[-1] >= 400
-    for name in ("eval/success_any", "train/critic_loss", "train/actor_loss", "perf/sps",
-                 "random/time_at_goal"):
+    for name in (
+        "eval/success_any",
+        "train/critic_loss",
+        "train/actor_loss",
+        "perf/sps",
+        "random/time_at_goal",
+    ):
         assert name in set(df["metric"]), name
     config = json.loads((results / "tiny" / rid / "config.json").read_text())
     assert config["config"]["seed"] == 3 and config["overrides"] == ["seeds=[3]"]
@@ -94,8 +99,21 @@ def test_rerun_skips_completed_and_retries_failed(tiny_run) -> None:
     done = next(r for r in records.values() if r["status"] == "completed")
     # The completed run was not run again: its record is the original one.
     assert done["started_at"] <= done["finished_at"]
-    assert main(["run", str(spec), "--results", str(results), "--set", "seeds=[3]",
-                 "--set", "algo.critic_lr=3e-4"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(spec),
+                "--results",
+                str(results),
+                "--set",
+                "seeds=[3]",
+                "--set",
+                "algo.critic_lr=3e-4",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(_status_json(spec, results))
     assert [r["status"] for r in rows] == ["completed"]
 
@@ -106,17 +124,33 @@ def _status_json(spec: Path, results: Path) -> str:
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        assert main(["status", str(spec), "--results", str(results), "--set", "seeds=[3]",
-                     "--set", "algo.critic_lr=3e-4", "--json"]) == 0
+        assert (
+            main(
+                [
+                    "status",
+                    str(spec),
+                    "--results",
+                    str(results),
+                    "--set",
+                    "seeds=[3]",
+                    "--set",
+                    "algo.critic_lr=3e-4",
+                    "--json",
+                ]
+            )
+            == 0
+        )
     return buffer.getvalue()
 
 
 def test_depth_1024_critic_update_compiles_and_runs_once() -> None:
-    cfg = RunConfig.model_validate({
-        "env": {"id": "point_u_maze"},
-        "network": {"critic_depth": 1024, "actor_depth": 4, "width": 16, "repr_dim": 8},
-        "algo": {"batch_size": 8},
-    })
+    cfg = RunConfig.model_validate(
+        {
+            "env": {"id": "point_u_maze"},
+            "network": {"critic_depth": 1024, "actor_depth": 4, "width": 16, "repr_dim": 8},
+            "algo": {"batch_size": 8},
+        }
+    )
     agent = CRL(cfg, state_dim=4, goal_dim=2, action_dim=2)
     state = agent.init(jax.random.PRNGKey(0))
     stacked = state.critic_params["params"]["sa_encoder"]["blocks"]["_Layer_0"]["Dense_0"]

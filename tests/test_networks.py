@@ -39,8 +39,11 @@ def test_closed_form_counts_match_paper_table() -> None:
 
 def test_blocks_are_stacked_on_a_leading_depth_axis() -> None:
     params = _init(ResidualMLP(16, 32, 8), 10)["params"]
-    kernels = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params["blocks"])
-               if "kernel" in jax.tree_util.keystr(path)]
+    kernels = [
+        leaf
+        for path, leaf in jax.tree_util.tree_leaves_with_path(params["blocks"])
+        if "kernel" in jax.tree_util.keystr(path)
+    ]
     assert len(kernels) == 4  # 4 Dense layers per block
     assert all(k.shape == (4, 32, 32) for k in kernels)  # 16 layers = 4 blocks, stacked
     assert params["input"]["Dense_0"]["kernel"].shape == (10, 32)
@@ -62,11 +65,12 @@ def test_skip_connection_adds_block_input_after_fourth_activation() -> None:
     ln = zeroed["params"]["blocks"]["_Layer_3"]["LayerNorm_0"]
     ln["scale"] = jnp.zeros_like(ln["scale"])
     first = jax.nn.swish(
-        _layer_norm(x @ params["params"]["input"]["Dense_0"]["kernel"]
-                    + params["params"]["input"]["Dense_0"]["bias"])
+        _layer_norm(
+            x @ params["params"]["input"]["Dense_0"]["kernel"]
+            + params["params"]["input"]["Dense_0"]["bias"]
+        )
     )
-    np.testing.assert_allclose(np.asarray(with_skip.apply(zeroed, x)), np.asarray(first),
-                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(with_skip.apply(zeroed, x)), np.asarray(first), atol=1e-5)
 
 
 def _layer_norm(x: jax.Array) -> jax.Array:

@@ -20,15 +20,20 @@ def _filled(capacity: int, num_envs: int, ep_lengths: list[int], total: int):
         length = ep_lengths[e % len(ep_lengths)]
         tids[:, e] = times // length
     states = np.stack(
-        [np.broadcast_to(times[:, None], (total, num_envs)),
-         np.broadcast_to(np.arange(num_envs)[None], (total, num_envs)), tids], axis=-1
+        [
+            np.broadcast_to(times[:, None], (total, num_envs)),
+            np.broadcast_to(np.arange(num_envs)[None], (total, num_envs)),
+            tids,
+        ],
+        axis=-1,
     ).astype(np.float32)
     actions = np.zeros((total, num_envs, 1), np.float32)
     chunk = 7
     for start in range(0, total, chunk):
         sl = slice(start, min(start + chunk, total))
-        replay = replay_add(replay, jnp.asarray(states[sl]), jnp.asarray(actions[sl]),
-                            jnp.asarray(tids[sl]))
+        replay = replay_add(
+            replay, jnp.asarray(states[sl]), jnp.asarray(actions[sl]), jnp.asarray(tids[sl])
+        )
     return replay
 
 
@@ -37,7 +42,8 @@ def wrapped_samples():
     # 50-row ring, 3 envs, 130 steps written: the ring has wrapped twice.
     replay = _filled(capacity=50, num_envs=3, ep_lengths=[9, 20, 1000], total=130)
     batch, info = jax.jit(sample, static_argnums=(2, 3, 4))(
-        replay, jax.random.PRNGKey(0), 4000, 0.9, (0, 1, 2))
+        replay, jax.random.PRNGKey(0), 4000, 0.9, (0, 1, 2)
+    )
     return replay, batch, jax.device_get(info)
 
 
@@ -83,8 +89,11 @@ def test_long_trajectory_offsets_have_geometric_mean(wrapped_samples) -> None:
     mask = (state[:, 1] == 2) & (state[:, 0] < 100)
     offsets = info["offset"][mask]
     n = 129 - state[mask, 0]
-    expected = np.array([
-        (np.arange(1, m + 1) * 0.9 ** np.arange(1, m + 1)).sum() / (0.9 ** np.arange(1, m + 1)).sum()
-        for m in n.astype(int)
-    ])
+    expected = np.array(
+        [
+            (np.arange(1, m + 1) * 0.9 ** np.arange(1, m + 1)).sum()
+            / (0.9 ** np.arange(1, m + 1)).sum()
+            for m in n.astype(int)
+        ]
+    )
     assert abs(offsets.mean() - expected.mean()) < 0.1 * expected.mean()

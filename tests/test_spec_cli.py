@@ -49,20 +49,21 @@ def test_good_spec_expands_sweep_times_seeds(tmp_path: Path) -> None:
     spec = load_spec(_write(tmp_path, GOOD))
     runs = expand(spec)
     assert spec.name == "spec"
-    assert [(r.config.network.critic_depth, r.config.network.actor_depth, r.config.seed)
-            for r in runs] == [(4, 4, 0), (4, 4, 1), (8, 8, 0), (8, 8, 1)]
+    assert [
+        (r.config.network.critic_depth, r.config.network.actor_depth, r.config.seed) for r in runs
+    ] == [(4, 4, 0), (4, 4, 1), (8, 8, 0), (8, 8, 1)]
     assert spec.data.total_env_steps == 1000  # "1e3" read as a number
     assert len({r.run_id for r in runs}) == 4
 
 
 def test_run_id_ignores_hardware_and_is_stable(tmp_path: Path) -> None:
     a = expand(load_spec(_write(tmp_path, GOOD, "a.yaml")))
-    b = expand(load_spec(_write(tmp_path, GOOD + "hardware: {partition: gpu, gpus: 4}\n",
-                                "b.yaml")))
+    b = expand(
+        load_spec(_write(tmp_path, GOOD + "hardware: {partition: gpu, gpus: 4}\n", "b.yaml"))
+    )
     assert [r.run_id for r in a] == [r.run_id for r in b]
     assert run_id(a[0].config) == a[0].run_id
-    changed = expand(load_spec(_write(tmp_path, GOOD.replace("width: 16", "width: 32"),
-                                      "c.yaml")))
+    changed = expand(load_spec(_write(tmp_path, GOOD.replace("width: 16", "width: 32"), "c.yaml")))
     assert changed[0].run_id != a[0].run_id
 
 
@@ -99,8 +100,10 @@ def test_bad_sweep_value_names_its_index(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = _bad(tmp_path, capsys, GOOD.replace("[4, 8]", "[4, 10]"))
-    assert any("sweep.network.critic_depth+network.actor_depth[1]" in line
-               and "multiple of 4" in line for line in lines)
+    assert any(
+        "sweep.network.critic_depth+network.actor_depth[1]" in line and "multiple of 4" in line
+        for line in lines
+    )
     lines = _bad(tmp_path, capsys, GOOD + "  network.depth: [4]\n")
     assert any("sweep" in line and "no field 'depth'" in line for line in lines)
 
@@ -115,8 +118,9 @@ def test_overrides_are_validated_and_pin_sweeps(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _write(tmp_path, GOOD)
-    code = main(["run", str(path), "--results", str(tmp_path / "r"),
-                 "--set", "network.critic_depth=7"])
+    code = main(
+        ["run", str(path), "--results", str(tmp_path / "r"), "--set", "network.critic_depth=7"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "network.critic_depth" in err and not (tmp_path / "r").exists()
     spec = load_spec(path, {"network.critic_depth": 8, "data.num_envs": "2"})

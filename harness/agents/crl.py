@@ -11,7 +11,7 @@ One update (:meth:`CRL.update`) updates the actor and alpha, then the critic, on
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -66,8 +66,11 @@ def pairwise_energy(phi: jax.Array, psi: jax.Array, kind: str = "l2") -> jax.Arr
     if kind in ("l2", "l2_squared"):
         # ||phi_i - psi_j||^2 = ||phi_i||^2 + ||psi_j||^2 - 2 phi_i . psi_j: one matmul instead
         # of a [B, B, D] difference tensor (clipped at 0 against rounding).
-        sq = (jnp.sum(phi**2, axis=-1)[:, None] + jnp.sum(psi**2, axis=-1)[None, :]
-              - 2.0 * phi @ psi.T)
+        sq = (
+            jnp.sum(phi**2, axis=-1)[:, None]
+            + jnp.sum(psi**2, axis=-1)[None, :]
+            - 2.0 * phi @ psi.T
+        )
         sq = jnp.maximum(sq, 0.0)
         return -jnp.sqrt(sq + L2_EPS) if kind == "l2" else -sq
     if kind == "dot":
@@ -167,8 +170,13 @@ class CRL:
         net, algo = cfg.network, cfg.algo
         self.cfg = cfg
         self.state_dim, self.goal_dim, self.action_dim = state_dim, goal_dim, action_dim
-        common = dict(activation=net.activation, layer_norm=net.layer_norm,
-                      residual=net.residual, remat=net.remat, dtype=net.dtype)
+        common: dict[str, Any] = dict(
+            activation=net.activation,
+            layer_norm=net.layer_norm,
+            residual=net.residual,
+            remat=net.remat,
+            dtype=net.dtype,
+        )
         self.actor = Actor(action_dim, net.actor_depth, net.resolved_actor_width, **common)
         self.critic = Critic(net.critic_depth, net.width, net.repr_dim, **common)
         self.actor_tx = optax.adam(algo.actor_lr)
@@ -204,7 +212,7 @@ class CRL:
 
         Deterministic mode (evaluation) returns ``tanh(mean)``.
         """
-        mean, log_std = self.actor.apply(actor_params, obs)
+        mean, log_std = cast(tuple[jax.Array, jax.Array], self.actor.apply(actor_params, obs))
         if deterministic:
             return jnp.tanh(mean)
         action, _ = tanh_gaussian_sample(mean, log_std, key)
@@ -214,10 +222,12 @@ class CRL:
         self, critic_params: Any, batch: Batch
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """InfoNCE critic loss on a batch (see :func:`infonce_loss`)."""
-        phi, psi = self.critic.apply(critic_params, batch.state, batch.action, batch.goal)
+        phi, psi = cast(
+            tuple[jax.Array, jax.Array],
+            self.critic.apply(critic_params, batch.state, batch.action, batch.goal),
+        )
         logits = pairwise_energy(phi, psi, self.cfg.algo.energy)
-        return infonce_loss(logits, self.cfg.algo.contrastive_loss,
-                            self.cfg.algo.logsumexp_penalty)
+        return infonce_loss(logits, self.cfg.algo.contrastive_loss, self.cfg.algo.logsumexp_penalty)
 
     def actor_loss(
         self,
@@ -229,9 +239,12 @@ class CRL:
     ) -> tuple[jax.Array, tuple[dict[str, jax.Array], jax.Array]]:
         """``mean(alpha * log pi(a|s, g) - f(s, a, g))`` with ``a ~ pi(.|s, g)``."""
         obs = jnp.concatenate([batch.state, batch.goal], axis=-1)
-        mean, log_std = self.actor.apply(actor_params, obs)
+        mean, log_std = cast(tuple[jax.Array, jax.Array], self.actor.apply(actor_params, obs))
         action, log_prob = tanh_gaussian_sample(mean, log_std, key)
-        phi, psi = self.critic.apply(critic_params, batch.state, action, batch.goal)
+        phi, psi = cast(
+            tuple[jax.Array, jax.Array],
+            self.critic.apply(critic_params, batch.state, action, batch.goal),
+        )
         q = paired_energy(phi, psi, self.cfg.algo.energy)
         alpha = jnp.exp(jax.lax.stop_gradient(log_alpha))
         loss = jnp.mean(alpha * log_prob - q)
@@ -239,9 +252,7 @@ class CRL:
 
     def alpha_loss(self, log_alpha: jax.Array, log_prob: jax.Array) -> jax.Array:
         """SAC temperature loss ``mean(alpha * stopgrad(-log pi - target_entropy))``."""
-        return jnp.mean(
-            jnp.exp(log_alpha) * jax.lax.stop_gradient(-log_prob - self.target_entropy)
-        )
+        return jnp.mean(jnp.exp(log_alpha) * jax.lax.stop_gradient(-log_prob - self.target_entropy))
 
     def update(
         self, state: CRLState, batch: Batch, key: jax.Array
@@ -271,6 +282,7 @@ class CRL:
             **actor_metrics,
             **critic_metrics,
         }
-        new_state = CRLState(actor_params, critic_params, log_alpha, actor_opt, critic_opt,
-                             alpha_opt)
+        new_state = CRLState(
+            actor_params, critic_params, log_alpha, actor_opt, critic_opt, alpha_opt
+        )
         return new_state, metrics

@@ -1,0 +1,22 @@
+"""Test-session settings: CPU only, and a compilation cache private to the session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Programs compiled by one test are reused by the next (same HLO -> cache hit)."""
+    previous = os.environ.get("HARNESS_COMPILE_CACHE")
+    os.environ["HARNESS_COMPILE_CACHE"] = str(tmp_path_factory.mktemp("xla-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("HARNESS_COMPILE_CACHE", None)
+    else:
+        os.environ["HARNESS_COMPILE_CACHE"] = previous
