@@ -8,6 +8,8 @@ failures, report them together at the end).
 
 from __future__ import annotations
 
+import shutil
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from harness.spec import Spec
 from harness.store import (
     STATUS_COMPLETED,
     STATUS_FAILED,
+    STATUS_PREEMPTED,
     STATUS_RUNNING,
     RunDir,
     host_info,
@@ -80,11 +83,16 @@ def execute_run(
     results: Path,
     provenance: dict[str, Any],
     reporter: Reporter | None = None,
+    stop: threading.Event | None = None,
 ) -> RunOutcome:
     """Train one run and write its folder; never raises for a failure inside training.
 
     Writes ``config.json`` first, ``metrics.parquet`` after every evaluation (atomically, so a
-    crash leaves the evaluations so far), and ``run.json`` last with the final status.
+    crash leaves the evaluations so far), and ``run.json`` last with the final status. A run
+    with a checkpoint resumes from it: evaluation rows recorded after the checkpoint are
+    dropped and made again, so the final Parquet has each evaluation exactly once. When
+    ``stop`` is set (preemption), the run checkpoints, is recorded as ``preempted`` and
+    returns.
 
     Args:
         provenance: the spec file, overrides and command line, stored in ``config.json``.
@@ -92,16 +100,19 @@ def execute_run(
     Raises:
         KeyboardInterrupt: after recording the run as failed (interrupted).
     """
-    from harness.train import Callbacks, train
+    from harness.train import Callbacks, Preempted, train
 
     reporter = reporter or NullReporter()
     rundir = RunDir(results, spec.name, run.run_id)
     started = time.time()
+    previous = rundir.read_record() or {}
     record: dict[str, Any] = {
         "run_id": run.run_id,
         "spec": spec.name,
         "status": STATUS_RUNNING,
         "started_at": now(),
+        "attempts": int(previous.get("attempts", 0)) + 1,
+        "resumes": int(previous.get("resumes", 0)),
         "versions": versions(),
         "host": host_info(),
     }
@@ -126,9 +137,42 @@ def execute_run(
 
     def on_progress(info: dict[str, Any]) -> None:
         reporter.progress(run.run_id, info)
+        record["last_env_steps"] = info["env_steps"]
 
+    def on_resume(info: dict[str, Any]) -> None:
+        kept = []
+        if rundir.metrics.exists():
+            kept = [
+                r
+                for r in read_metrics(rundir.metrics).to_pylist()
+                if r["env_steps"] <= info["env_steps"]
+            ]
+        rows[:] = kept
+        record["resumes"] += 1
+        record["resumed_from_env_steps"] = info["env_steps"]
+        write_json(rundir.record, record)
+        reporter.run_resumed(run.run_id, info["env_steps"])
+
+    callbacks = Callbacks(on_eval=on_eval, on_progress=on_progress, on_resume=on_resume)
     try:
-        final = train(run.config, Callbacks(on_eval=on_eval, on_progress=on_progress))
+        final = train(
+            run.config,
+            callbacks,
+            checkpoint_dir=rundir.checkpoint,
+            checkpoint_every_s=60.0 * spec.hardware.checkpoint_every_min,
+            stop=stop,
+        )
+    except Preempted as exc:
+        record.update(
+            status=STATUS_PREEMPTED,
+            finished_at=now(),
+            wall_s=time.time() - started,
+            error=None,
+            note=str(exc),
+        )
+        write_json(rundir.record, record)
+        reporter.run_finished(run.run_id, STATUS_PREEMPTED, str(exc))
+        return RunOutcome(run.run_id, STATUS_PREEMPTED)
     except KeyboardInterrupt:
         record.update(
             status=STATUS_FAILED,
@@ -162,6 +206,9 @@ def execute_run(
         error=None,
     )
     write_json(rundir.record, record)
+    # The training checkpoint (replay included) is only for resuming; the final parameters
+    # stay in params/.
+    shutil.rmtree(rundir.checkpoint, ignore_errors=True)
     reporter.run_finished(
         run.run_id,
         STATUS_COMPLETED,

@@ -18,6 +18,7 @@ class Reporter(Protocol):
 
     def run_started(self, index: int, total: int, run_id: str, label: str) -> None: ...
     def run_skipped(self, index: int, total: int, run_id: str, label: str) -> None: ...
+    def run_resumed(self, run_id: str, env_steps: int) -> None: ...
     def progress(self, run_id: str, info: dict[str, Any]) -> None: ...
     def evaluation(self, run_id: str, point: dict[str, Any]) -> None: ...
     def run_finished(self, run_id: str, status: str, detail: str) -> None: ...
@@ -30,6 +31,9 @@ class NullReporter:
         pass
 
     def run_skipped(self, index: int, total: int, run_id: str, label: str) -> None:
+        pass
+
+    def run_resumed(self, run_id: str, env_steps: int) -> None:
         pass
 
     def progress(self, run_id: str, info: dict[str, Any]) -> None:
@@ -68,6 +72,9 @@ class ConsoleReporter:
 
     def run_skipped(self, index: int, total: int, run_id: str, label: str) -> None:
         self.console.print(f"run {index}/{total} {run_id}  {label}  [dim]complete, skipped[/dim]")
+
+    def run_resumed(self, run_id: str, env_steps: int) -> None:
+        self.console.print(f"  {run_id} resumed from its checkpoint at {_si(env_steps)} env steps")
 
     def progress(self, run_id: str, info: dict[str, Any]) -> None:
         now = time.monotonic()

@@ -241,6 +241,12 @@ class HardwareSpec(_Section):
     qos: str | None = Field(None, description="Slurm QOS.")
     time_min: PositiveInt = Field(24 * 60, description="Slurm time limit per job, minutes.")
     mem_gb: PositiveInt = Field(64, description="Host memory per job, GB.")
+    checkpoint_every_min: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
+        30.0,
+        description="Checkpoint the full training state (replay included) after an evaluation "
+        "when this many minutes passed since the last one; 0 = after every evaluation. A "
+        "checkpoint is also written when the job is preempted or reaches its time limit.",
+    )
 
 
 class RunConfig(_Section):

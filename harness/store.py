@@ -47,6 +47,7 @@ METRICS_SCHEMA = pa.schema(
 STATUS_COMPLETED = "completed"
 STATUS_FAILED = "failed"
 STATUS_RUNNING = "running"
+STATUS_PREEMPTED = "preempted"
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -119,6 +120,10 @@ class RunDir:
     @property
     def checkpoint(self) -> Path:
         return self.path / "checkpoint"
+
+    @property
+    def params(self) -> Path:
+        return self.path / "params"
 
     def read_record(self) -> dict[str, Any] | None:
         return read_json(self.record)

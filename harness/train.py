@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -29,6 +31,7 @@ from flax import struct
 
 import envs
 from harness.agents.crl import CRL, CRLState
+from harness.checkpoint import Checkpointer
 from harness.replay import Replay, replay_add, replay_init, sample
 from harness.spec import RunConfig
 
@@ -294,14 +297,23 @@ class Trainer:
 class Callbacks:
     """Hooks called by :func:`train` from the host loop (all optional).
 
-    ``on_eval(point)`` receives a dict with ``env_steps``, ``grad_steps``, ``wall_s`` and
-    ``metrics`` (a flat ``name -> float`` dict, names namespaced ``eval/``, ``train/``,
-    ``perf/``, ``random/``). ``on_progress(info)`` receives ``env_steps``, ``total_env_steps``,
-    ``sps`` after every iteration.
+    ``on_eval(point)`` receives a dict with ``iteration``, ``env_steps``, ``grad_steps``,
+    ``wall_s`` and ``metrics`` (a flat ``name -> float`` dict, names namespaced ``eval/``,
+    ``train/``, ``perf/``, ``random/``). ``on_progress(info)`` receives ``env_steps``,
+    ``total_env_steps``, ``sps`` after every iteration. ``on_resume(info)`` is called once when
+    training continues from a checkpoint, with its ``iteration`` and ``env_steps``: evaluations
+    after that point will be made again, so rows recorded past it must be dropped.
+    ``on_checkpoint(info)`` is called after each checkpoint is written.
     """
 
     on_eval: Callable[[dict[str, Any]], None] | None = None
     on_progress: Callable[[dict[str, Any]], None] | None = None
+    on_resume: Callable[[dict[str, Any]], None] | None = None
+    on_checkpoint: Callable[[dict[str, Any]], None] | None = None
+
+
+class Preempted(Exception):
+    """Training stopped on request (time limit, preemption) after writing a checkpoint."""
 
 
 def _floats(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -309,86 +321,169 @@ def _floats(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
 
 
 def train(
-    cfg: RunConfig, callbacks: Callbacks | None = None, trainer: Trainer | None = None
+    cfg: RunConfig,
+    callbacks: Callbacks | None = None,
+    trainer: Trainer | None = None,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every_s: float = 0.0,
+    stop: threading.Event | None = None,
 ) -> dict[str, float]:
-    """Run one online training run to completion.
+    """Run one online training run to completion, resuming from a checkpoint if one exists.
 
     Args:
         cfg: validated run config.
-        callbacks: progress and evaluation hooks.
+        callbacks: progress, evaluation and resume hooks.
         trainer: a :class:`Trainer` built for ``cfg`` to reuse its compiled functions.
+        checkpoint_dir: where to keep the newest checkpoint; None disables checkpoints.
+        checkpoint_every_s: checkpoint after an evaluation when at least this many seconds
+            passed since the last checkpoint (0: after every evaluation).
+        stop: when set (by a signal handler), training writes a checkpoint at the next
+            iteration boundary and raises :class:`Preempted`.
 
     Returns:
         The metrics of the final evaluation (flat dict, namespaced names).
+
+    Raises:
+        Preempted: ``stop`` was set; the checkpoint is written.
+        FloatingPointError: a metric became non-finite (the run diverged).
     """
     callbacks = callbacks or Callbacks()
     trainer = trainer or Trainer(cfg)
     sched = trainer.sched
+    ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
     start = time.perf_counter()
     key = jax.random.PRNGKey(cfg.seed)
     key, k_init, k_eval = jax.random.split(key, 3)
-    ts = trainer.init(k_init)
-    compile_start = time.perf_counter()
-    ts = trainer.prefill(ts)
-    jax.block_until_ready(ts.env_steps)
     eval_keys = jax.random.split(k_eval, len(sched.eval_iters) + 1)
+    policy, uniform = jnp.asarray(False), jnp.asarray(True)
+
+    restored = None
+    if ckpt is not None:
+        restored = ckpt.restore(jax.eval_shape(trainer.init, k_init))
+    if restored is not None:
+        ts, record = restored
+        first_it, eval_index = int(record["iteration"]) + 1, int(record["eval_index"])
+        wall_offset, first_iter_s = float(record["wall_s"]), record.get("first_iter_s")
+        if callbacks.on_resume:
+            callbacks.on_resume({"iteration": first_it - 1, "env_steps": int(ts.env_steps)})
+    else:
+        ts = trainer.prefill(trainer.init(k_init))
+        first_it, eval_index, wall_offset, first_iter_s = 1, 0, 0.0, None
+    compile_start = time.perf_counter()
+    last_ckpt = time.perf_counter()
+
+    def wall() -> float:
+        return wall_offset + time.perf_counter() - start
 
     def emit(iteration: int, metrics: dict[str, float]) -> dict[str, float]:
         point = {
             "iteration": iteration,
             "env_steps": int(ts.env_steps),
             "grad_steps": int(ts.grad_steps),
-            "wall_s": time.perf_counter() - start,
+            "wall_s": wall(),
             "metrics": metrics,
         }
         if callbacks.on_eval:
             callbacks.on_eval(point)
         return metrics
 
-    policy, uniform = jnp.asarray(False), jnp.asarray(True)
-    metrics = _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], policy), "eval")
-    metrics.update(
-        _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], uniform), "random")
-    )
-    last = emit(0, metrics)
-    eval_index = 1
+    def save(iteration: int) -> None:
+        nonlocal last_ckpt
+        if ckpt is None:
+            return
+        ckpt.save(
+            iteration,
+            ts,
+            {
+                "iteration": iteration,
+                "eval_index": eval_index,
+                "wall_s": wall(),
+                "first_iter_s": first_iter_s,
+                "env_steps": int(ts.env_steps),
+            },
+        )
+        last_ckpt = time.perf_counter()
+        if callbacks.on_checkpoint:
+            callbacks.on_checkpoint({"iteration": iteration, "env_steps": int(ts.env_steps)})
+
+    last: dict[str, float] = {}
+    if eval_index == 0:
+        metrics = _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], policy), "eval")
+        metrics.update(
+            _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], uniform), "random")
+        )
+        last = emit(0, metrics)
+        eval_index = 1
+        save(0)
     window_start, window_steps = time.perf_counter(), 0
-    first_iter_s = None
-    for it in range(1, sched.num_iters + 1):
-        ts, train_metrics = trainer.iteration(ts)
-        if first_iter_s is None:
-            jax.block_until_ready(ts.env_steps)
-            first_iter_s = time.perf_counter() - compile_start
-            window_start, window_steps = time.perf_counter(), 0
-        else:
-            window_steps += sched.steps_per_iter
-        if callbacks.on_progress:
-            jax.block_until_ready(ts.env_steps)
-            elapsed = time.perf_counter() - window_start
-            callbacks.on_progress(
-                {
-                    "env_steps": int(ts.env_steps),
-                    "total_env_steps": sched.total_env_steps,
-                    "sps": window_steps / elapsed if elapsed > 0 and window_steps else 0.0,
-                }
-            )
-        if eval_index < len(sched.eval_iters) + 1 and it == sched.eval_iters[eval_index - 1]:
-            metrics = _floats(
-                trainer.evaluate(ts.agent.actor_params, eval_keys[eval_index], policy), "eval"
-            )
-            metrics.update(_floats(train_metrics, "train"))
-            bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
-            if bad:
-                raise FloatingPointError(
-                    f"non-finite metrics at env step {int(ts.env_steps)}: {', '.join(bad)} "
-                    "(training diverged; try a lower learning rate)"
+    try:
+        for it in range(first_it, sched.num_iters + 1):
+            ts, train_metrics = trainer.iteration(ts)
+            if first_iter_s is None:
+                jax.block_until_ready(ts.env_steps)
+                first_iter_s = time.perf_counter() - compile_start
+                window_start, window_steps = time.perf_counter(), 0
+            else:
+                window_steps += sched.steps_per_iter
+            if callbacks.on_progress:
+                jax.block_until_ready(ts.env_steps)
+                elapsed = time.perf_counter() - window_start
+                callbacks.on_progress(
+                    {
+                        "env_steps": int(ts.env_steps),
+                        "total_env_steps": sched.total_env_steps,
+                        "sps": window_steps / elapsed if elapsed > 0 and window_steps else 0.0,
+                    }
                 )
-            elapsed = time.perf_counter() - window_start
-            metrics["perf/sps"] = window_steps / elapsed if elapsed > 0 and window_steps else 0.0
-            metrics["perf/grad_steps_per_s"] = (
-                metrics["perf/sps"] * sched.grad_steps_per_iter / sched.steps_per_iter
-            )
-            metrics["perf/first_iter_s"] = float(first_iter_s or 0.0)
-            last = emit(it, metrics)
-            eval_index += 1
+            if eval_index <= len(sched.eval_iters) and it == sched.eval_iters[eval_index - 1]:
+                metrics = _floats(
+                    trainer.evaluate(ts.agent.actor_params, eval_keys[eval_index], policy), "eval"
+                )
+                metrics.update(_floats(train_metrics, "train"))
+                bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+                if bad:
+                    raise FloatingPointError(
+                        f"non-finite metrics at env step {int(ts.env_steps)}: {', '.join(bad)} "
+                        "(training diverged; try a lower learning rate)"
+                    )
+                elapsed = time.perf_counter() - window_start
+                sps = window_steps / elapsed if elapsed > 0 and window_steps else 0.0
+                metrics["perf/sps"] = sps
+                metrics["perf/grad_steps_per_s"] = (
+                    sps * sched.grad_steps_per_iter / sched.steps_per_iter
+                )
+                metrics["perf/first_iter_s"] = float(first_iter_s or 0.0)
+                last = emit(it, metrics)
+                eval_index += 1
+                if it < sched.num_iters and time.perf_counter() - last_ckpt >= checkpoint_every_s:
+                    save(it)
+            if stop is not None and stop.is_set() and it < sched.num_iters:
+                save(it)
+                raise Preempted(f"stopped at iteration {it} (env step {int(ts.env_steps)})")
+    finally:
+        if ckpt is not None:
+            ckpt.close()
+    if checkpoint_dir is not None:
+        save_params(Path(checkpoint_dir).parent / "params", ts.agent)
     return last
+
+
+def save_params(directory: Path, agent: CRLState) -> None:
+    """Write the final actor and critic parameters and log alpha (for value maps, evaluation).
+
+    Restore with ``orbax.checkpoint.StandardCheckpointer().restore(directory)``.
+    """
+    import shutil
+
+    import orbax.checkpoint as ocp
+
+    directory = Path(directory).resolve()
+    if directory.exists():
+        shutil.rmtree(directory)
+    payload = {
+        "actor_params": agent.actor_params,
+        "critic_params": agent.critic_params,
+        "log_alpha": agent.log_alpha,
+    }
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(directory, payload)

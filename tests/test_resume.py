@@ -1,0 +1,80 @@
+"""Checkpoint and resume on the local executor: a run killed with SIGKILL and started again
+resumes from its checkpoint, and its Parquet has every evaluation exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+SPEC = """
+name: resume
+env: {id: point_u_maze, episode_length: 40}
+network: {critic_depth: 4, actor_depth: 4, width: 16, repr_dim: 8}
+algo: {batch_size: 32, utd: 0.05}
+data: {num_envs: 4, unroll_length: 20, total_env_steps: 6000, replay_size_per_env: 200,
+       min_replay_per_env: 40}
+eval: {num_envs: 4, num_evals: 10, last_k: 2}
+seeds: [0]
+hardware: {checkpoint_every_min: 0}
+"""
+
+
+def _harness(*args: str) -> list[str]:
+    return [sys.executable, "-m", "harness.cli", *args]
+
+
+def test_sigkilled_local_run_resumes_without_lost_or_duplicated_rows(tmp_path: Path) -> None:
+    spec = tmp_path / "resume.yaml"
+    spec.write_text(SPEC)
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        _harness("run", str(spec), "--results", str(results)),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    run_dirs: list[Path] = []
+    deadline = time.time() + 300
+    killed_at = None
+    while time.time() < deadline and proc.poll() is None:
+        run_dirs = list((results / "resume").glob("*/")) if results.exists() else []
+        if run_dirs and (run_dirs[0] / "metrics.parquet").exists():
+            rows = pq.read_table(run_dirs[0] / "metrics.parquet").to_pylist()
+            steps = {r["env_steps"] for r in rows}
+            ckpts = [p for p in (run_dirs[0] / "checkpoint").glob("*") if p.name.isdigit()]
+            if len(steps) >= 3 and ckpts:
+                proc.send_signal(signal.SIGKILL)
+                killed_at = len(steps)
+                break
+        time.sleep(0.2)
+    proc.wait(timeout=60)
+    assert killed_at is not None, "the run finished or stalled before it could be killed"
+    record = json.loads((run_dirs[0] / "run.json").read_text())
+    assert record["status"] == "running"  # killed: nobody could record anything
+
+    done = subprocess.run(
+        _harness("run", str(spec), "--results", str(results)),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resumed from its checkpoint" in done.stderr
+    record = json.loads((run_dirs[0] / "run.json").read_text())
+    assert record["status"] == "completed" and record["resumes"] == 1
+    assert record["attempts"] == 2
+    rows = pq.read_table(run_dirs[0] / "metrics.parquet").to_pylist()
+    tag = [(r["env_steps"], r["grad_steps"]) for r in rows if r["metric"] == "eval/time_at_goal"]
+    assert len(tag) == len(set(tag)) == 11  # before training + 10 evaluations, each once
+    assert [s for s, _ in tag] == sorted(s for s, _ in tag)
+    assert not (run_dirs[0] / "checkpoint").exists()  # removed once complete
+    assert (run_dirs[0] / "params").is_dir()
