@@ -111,28 +111,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = _load(args.spec, args.set)
     executor = args.executor or spec.hardware.executor
     if executor == "slurm":
-        if shutil.which("sbatch") is None:
-            _err.print(
-                f"{args.spec}: hardware.executor: slurm was asked for but no Slurm is reachable "
-                "(no `sbatch` on PATH). Run here instead with `harness run "
-                f"{args.spec} --executor local`, or start a local Slurm with "
-                "`scripts/slurm-local.sh start`.",
-                markup=False,
-            )
-            return EXIT_BAD_INPUT
-        _err.print(
-            f"{args.spec}: the slurm executor is not available in this version; use "
-            "--executor local",
-            markup=False,
-        )
-        return EXIT_BAD_INPUT
+        return _run_slurm(args, spec)
     results = Path(args.results)
-    provenance = {
-        "spec_file": str(Path(args.spec).resolve()),
-        "overrides": list(args.set or []),
-        "command": shlex.join(["harness", *args.argv]),
-    }
-    outcomes = run_local(spec, results, provenance, ConsoleReporter(_err))
+    outcomes = run_local(spec, results, _provenance(args), ConsoleReporter(_err))
     _out.print(
         summary_table(summarize(spec, results), title=f"{spec.name} ({results / spec.name})")
     )
@@ -140,6 +121,81 @@ def cmd_run(args: argparse.Namespace) -> int:
     for outcome in failed:
         _err.print(f"failed: {outcome.run_id}: {outcome.error}", markup=False)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _provenance(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "spec_file": str(Path(args.spec).resolve()),
+        "overrides": list(args.set or []),
+        "command": shlex.join(["harness", *args.argv]),
+    }
+
+
+def _run_slurm(args: argparse.Namespace, spec: Spec) -> int:
+    from harness.slurm import SlurmUnavailable, submit
+
+    results = Path(args.results)
+    try:
+        submitted = submit(spec, results, _provenance(args))
+    except SlurmUnavailable:
+        _err.print(
+            f"{args.spec}: hardware.executor: slurm was asked for but no Slurm is reachable "
+            "(no `sbatch` on PATH). Run here instead with `harness run "
+            f"{args.spec} --executor local`, or start a local Slurm with "
+            "`scripts/slurm-local.sh start`.",
+            markup=False,
+        )
+        return EXIT_BAD_INPUT
+    if not submitted:
+        _out.print(f"{spec.name}: nothing to submit (every run is complete or queued)")
+    for run_id, job_id in submitted:
+        _out.print(f"submitted {run_id} as Slurm job {job_id}", markup=False)
+    if not args.wait:
+        if submitted:
+            _out.print(f"follow with: harness status {args.spec}", markup=False)
+        return EXIT_OK
+    return _wait(args, spec, results)
+
+
+def _wait(args: argparse.Namespace, spec: Spec, results: Path) -> int:
+    """Follow a spec's Slurm jobs until none is queued or running; print status changes."""
+    import time
+
+    from harness.launch import summarize
+    from harness.progress import summary_table
+
+    active = {"queued", "running", "requeued", "preempted", "pending"}
+    seen: dict[str, tuple[str, Any]] = {}
+    while True:
+        rows = summarize(spec, results)
+        for row in rows:
+            state = (row["status"], row["env_steps"])
+            if seen.get(row["run_id"]) != state:
+                seen[row["run_id"]] = state
+                score = row["last_time_at_goal"]
+                latest = f", time_at_goal {score:.1f}" if score is not None else ""
+                steps = f" at {row['env_steps']:,} env steps" if row["env_steps"] else ""
+                _err.print(f"  {row['run_id']} {row['status']}{steps}{latest}", markup=False)
+        if not any(r["status"] in active and r["slurm_job_id"] for r in rows):
+            break
+        time.sleep(args.poll_s)
+    _out.print(summary_table(rows, title=f"{spec.name} ({results / spec.name})"))
+    return EXIT_FAILED if any(r["status"] in ("failed", "lost") for r in rows) else EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from harness.slurm import cancel, slurm_available
+
+    spec = _load(args.spec, args.set)
+    if not slurm_available():
+        _err.print("no Slurm client (scancel, squeue) on PATH: nothing to cancel", markup=False)
+        return EXIT_BAD_INPUT
+    cancelled = cancel(spec, Path(args.results))
+    for run_id in cancelled:
+        _out.print(f"cancelled {run_id}", markup=False)
+    if not cancelled:
+        _out.print(f"{spec.name}: no queued or running jobs")
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -232,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--executor", choices=["local", "slurm"], default=None, help="override hardware.executor"
     )
+    p.add_argument(
+        "--wait", action="store_true", help="slurm: follow the submitted jobs until they end"
+    )
+    p.add_argument("--poll-s", type=float, default=10.0, help=argparse.SUPPRESS)
     add_set(p)
     add_results(p)
     p.set_defaults(func=cmd_run)
@@ -242,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_set(p)
     add_results(p)
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("cancel", help="cancel a spec's queued and running Slurm jobs")
+    p.add_argument("spec", metavar="SPEC")
+    add_set(p)
+    add_results(p)
+    p.set_defaults(func=cmd_cancel)
 
     p = sub.add_parser("envs", help="list the goal-conditioned environments")
     p.add_argument("--json", action="store_true")

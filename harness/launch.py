@@ -8,6 +8,7 @@ failures, report them together at the end).
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -77,6 +78,34 @@ def _metric_rows(spec_name: str, run: PlannedRun, point: dict[str, Any]) -> list
     ]
 
 
+def _slurm_job_id() -> str | None:
+    """``<array job>_<task>`` or the plain job id when running inside Slurm, else None."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def write_run_config(
+    spec: Spec, run: PlannedRun, results: Path, provenance: dict[str, Any]
+) -> RunDir:
+    """Write ``config.json``: resolved run config, the whole spec, sweep values, provenance."""
+    rundir = RunDir(results, spec.name, run.run_id)
+    write_json(
+        rundir.config,
+        {
+            "run_id": run.run_id,
+            "spec": spec.name,
+            "axes": run.axes,
+            "config": run.config.model_dump(mode="json"),
+            "hardware": spec.hardware.model_dump(mode="json"),
+            "spec_dump": spec.model_dump(mode="json"),
+            **provenance,
+        },
+    )
+    return rundir
+
+
 def execute_run(
     spec: Spec,
     run: PlannedRun,
@@ -113,20 +142,11 @@ def execute_run(
         "started_at": now(),
         "attempts": int(previous.get("attempts", 0)) + 1,
         "resumes": int(previous.get("resumes", 0)),
+        "slurm_job_id": previous.get("slurm_job_id") or _slurm_job_id(),
         "versions": versions(),
         "host": host_info(),
     }
-    write_json(
-        rundir.config,
-        {
-            "run_id": run.run_id,
-            "spec": spec.name,
-            "axes": run.axes,
-            "config": run.config.model_dump(mode="json"),
-            "hardware": spec.hardware.model_dump(mode="json"),
-            **provenance,
-        },
-    )
+    write_run_config(spec, run, results, provenance)
     write_json(rundir.record, record)
     rows: list[dict[str, Any]] = []
 
@@ -163,8 +183,10 @@ def execute_run(
             stop=stop,
         )
     except Preempted as exc:
+        on_disk = rundir.read_record() or {}
         record.update(
-            status=STATUS_PREEMPTED,
+            # `harness cancel` may have recorded the run as cancelled before the signal came.
+            status="cancelled" if on_disk.get("status") == "cancelled" else STATUS_PREEMPTED,
             finished_at=now(),
             wall_s=time.time() - started,
             error=None,
@@ -254,12 +276,17 @@ def final_score(rundir: RunDir, metric: str, last_k: int) -> float | None:
 
 
 def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
-    """One row per run of the spec: status, final time at goal (last k evals), wall time."""
+    """One row per run of the spec: status (from the run record and, for Slurm jobs, squeue),
+    final time at goal (mean of the last k evaluations), wall time, error."""
+    from harness.slurm import effective_status, run_states
+
+    states = run_states(spec, results)
     rows = []
     for run in expand(spec):
         cfg = run.config
         rundir = RunDir(results, spec.name, run.run_id)
-        record = rundir.read_record() or {}
+        record = states[run.run_id]["record"]
+        status = effective_status(record, states[run.run_id]["live"])
         last_env_steps = None
         if rundir.metrics.exists():
             steps = read_metrics(rundir.metrics)["env_steps"].to_pylist()
@@ -273,11 +300,15 @@ def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
                 "width": cfg.network.width,
                 "batch_size": cfg.algo.batch_size,
                 "seed": cfg.seed,
-                "status": record.get("status", "pending"),
+                "status": status,
+                "slurm_job_id": record.get("slurm_job_id"),
+                "attempts": record.get("attempts", 0),
+                "resumes": record.get("resumes", 0),
                 "env_steps": last_env_steps,
                 "time_at_goal": final_score(rundir, "eval/time_at_goal", cfg.eval.last_k),
                 "success_any": final_score(rundir, "eval/success_any", cfg.eval.last_k),
                 "random_time_at_goal": final_score(rundir, "random/time_at_goal", 1),
+                "last_time_at_goal": final_score(rundir, "eval/time_at_goal", 1),
                 "wall_s": record.get("wall_s"),
                 "error": (record.get("error") or {}).get("message"),
             }

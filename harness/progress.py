@@ -127,10 +127,13 @@ def summary_table(rows: list[dict[str, Any]], title: str = "Summary") -> Table:
         ("success", "success_any"),
         ("random", "random_time_at_goal"),
         ("wall s", "wall_s"),
+        ("slurm job", "slurm_job_id"),
+        ("resumes", "resumes"),
     ]
     for header, _ in columns:
         table.add_column(
-            header, justify="left" if header in ("run_id", "env", "status") else "right"
+            header,
+            justify="left" if header in ("run_id", "env", "status", "slurm job") else "right",
         )
     for row in rows:
         cells = []

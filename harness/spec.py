@@ -239,7 +239,27 @@ class HardwareSpec(_Section):
     partition: str | None = Field(None, description="Slurm partition.")
     account: str | None = Field(None, description="Slurm account.")
     qos: str | None = Field(None, description="Slurm QOS.")
+    constraint: str | None = Field(None, description="Slurm node constraint (e.g. a100).")
     time_min: PositiveInt = Field(24 * 60, description="Slurm time limit per job, minutes.")
+    array_parallelism: PositiveInt = Field(
+        64, description="At most this many array tasks of a sweep run at once."
+    )
+    max_requeues: NonNegativeInt = Field(
+        10, description="How often a job may requeue itself at its time limit or preemption."
+    )
+    signal_delay_s: PositiveInt = Field(
+        120,
+        description="Slurm signals the job this many seconds before its time limit, "
+        "leaving time to write a checkpoint.",
+    )
+    setup: list[str] = Field(
+        default_factory=list,
+        description="Shell lines run in the job before training (e.g. module load cuda).",
+    )
+    sbatch_extra: dict[str, str | int] = Field(
+        default_factory=dict,
+        description="Extra sbatch options, name -> value (e.g. {reservation: foo}).",
+    )
     mem_gb: PositiveInt = Field(64, description="Host memory per job, GB.")
     checkpoint_every_min: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
         30.0,

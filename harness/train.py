@@ -387,10 +387,13 @@ def train(
             callbacks.on_eval(point)
         return metrics
 
+    saved_at: list[int] = []
+
     def save(iteration: int) -> None:
         nonlocal last_ckpt
-        if ckpt is None:
+        if ckpt is None or iteration in saved_at:
             return
+        saved_at[:] = [iteration]
         ckpt.save(
             iteration,
             ts,

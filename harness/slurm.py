@@ -1,0 +1,278 @@
+"""Slurm executor: a spec's pending runs become one job array, submitted with submitit.
+
+Each array task is a :class:`RunJob` that holds only paths and the run_id (never models or
+arrays, as in the submitit users dinov2 and mae). The run's ``config.json`` is written at
+submission, so the job trains exactly what was planned even if the spec file changes later.
+
+Preemption and time limits: Slurm sends SIGUSR2 ``signal_delay_s`` before the time limit, and
+submitit calls :meth:`RunJob.checkpoint`, which asks training to stop at the next iteration
+boundary, waits for the checkpoint to be written, and hands submitit a fresh job to requeue.
+SIGTERM (``scontrol requeue``, preemption, ``scancel``) does the same without submitit's
+requeue (Slurm requeues or ends the job itself). Training runs in a worker thread so that the
+signal handlers, which Python runs on the main thread, can wait for it.
+
+Status without accounting: ``sacct`` fails on clusters without slurmdbd, so :func:`live_states`
+asks ``squeue`` only, and the run records (``run.json``) say the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import submitit
+
+from harness.launch import write_run_config
+from harness.plan import PlannedRun, expand
+from harness.spec import RunConfig, Spec
+from harness.store import STATUS_COMPLETED, RunDir, now, read_json, write_json
+
+STATUS_QUEUED = "queued"
+#: squeue states that mean a job is still alive (pending, running, or about to requeue).
+ALIVE_STATES = {
+    "PENDING",
+    "RUNNING",
+    "CONFIGURING",
+    "COMPLETING",
+    "REQUEUED",
+    "REQUEUE_FED",
+    "REQUEUE_HOLD",
+    "RESIZING",
+    "SUSPENDED",
+    "STOPPED",
+    "SIGNALING",
+    "STAGE_OUT",
+}
+
+
+class SlurmUnavailable(RuntimeError):
+    """No Slurm client (``sbatch``) on PATH."""
+
+
+def slurm_available() -> bool:
+    return shutil.which("sbatch") is not None and shutil.which("squeue") is not None
+
+
+class RunJob:
+    """One Slurm array task: trains (or resumes) one run from its folder.
+
+    Args:
+        results: results root folder.
+        spec_name: the spec's name (folder under ``results``).
+        run_id: the run to train; its ``config.json`` must exist.
+    """
+
+    def __init__(self, results: str, spec_name: str, run_id: str) -> None:
+        self.results = str(Path(results).resolve())
+        self.spec_name = spec_name
+        self.run_id = run_id
+        self._stop: threading.Event | None = None
+        self._worker: threading.Thread | None = None
+
+    def _load(self) -> tuple[Spec, PlannedRun, dict[str, Any]]:
+        rundir = RunDir(Path(self.results), self.spec_name, self.run_id)
+        payload = json.loads(rundir.config.read_text())
+        spec = Spec.model_validate(payload["spec_dump"])
+        run = PlannedRun(
+            self.run_id, RunConfig.model_validate(payload["config"]), payload.get("axes", {})
+        )
+        provenance = {k: payload[k] for k in ("spec_file", "overrides", "command") if k in payload}
+        return spec, run, provenance
+
+    def __call__(self) -> str:
+        from harness.launch import execute_run
+        from harness.progress import ConsoleReporter
+        from harness.train import enable_compilation_cache
+
+        enable_compilation_cache()
+        spec, run, provenance = self._load()
+        self._stop = threading.Event()
+        outcome: list[Any] = []
+
+        def work() -> None:
+            outcome.append(
+                execute_run(
+                    spec,
+                    run,
+                    Path(self.results),
+                    provenance,
+                    ConsoleReporter(interval_s=60.0),
+                    stop=self._stop,
+                )
+            )
+
+        def on_term(signum: int, frame: Any) -> None:
+            print(
+                f"harness: caught signal {signum}: checkpointing {self.run_id}",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._wait_for_checkpoint()
+
+        signal.signal(signal.SIGTERM, on_term)
+        self._worker = threading.Thread(target=work, name=f"train-{self.run_id}")
+        self._worker.start()
+        while self._worker.is_alive():
+            self._worker.join(0.5)
+        if not outcome:
+            raise RuntimeError(f"run {self.run_id} ended without an outcome")
+        status = str(outcome[0].status)
+        if status == "failed":
+            raise RuntimeError(f"run {self.run_id} failed: {outcome[0].error}")
+        return status
+
+    def _wait_for_checkpoint(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join()
+
+    def checkpoint(self) -> submitit.helpers.DelayedSubmission:
+        """Called by submitit on the time-limit / preemption signal: checkpoint, then requeue."""
+        self._wait_for_checkpoint()
+        return submitit.helpers.DelayedSubmission(RunJob(self.results, self.spec_name, self.run_id))
+
+
+def live_states(job_ids: list[str]) -> dict[str, str]:
+    """Slurm states of the given job ids from ``squeue`` (jobs squeue no longer lists are
+    absent). Array tasks are listed one per line (``-r``)."""
+    if not job_ids:
+        return {}
+    try:
+        result = subprocess.run(
+            ["squeue", "-h", "-r", "-o", "%i|%T", "--jobs", ",".join(sorted(set(job_ids)))],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    states = {}
+    for line in result.stdout.splitlines():
+        job, _, state = line.strip().partition("|")
+        if job:
+            states[job] = state
+    return states
+
+
+def run_states(spec: Spec, results: Path) -> dict[str, dict[str, Any]]:
+    """Per run: the record (may be empty), and ``live`` = the squeue state or None."""
+    records = {}
+    for run in expand(spec):
+        record = RunDir(results, spec.name, run.run_id).read_record() or {}
+        records[run.run_id] = record
+    job_ids = [str(r["slurm_job_id"]) for r in records.values() if r.get("slurm_job_id")]
+    live = live_states(job_ids) if job_ids and slurm_available() else {}
+    out = {}
+    for rid, record in records.items():
+        job = str(record.get("slurm_job_id") or "")
+        out[rid] = {"record": record, "live": live.get(job)}
+    return out
+
+
+def effective_status(record: dict[str, Any], live: str | None) -> str:
+    """One status word per run: pending, queued, running, requeued, preempted, completed,
+    failed, cancelled, or lost (its job is gone and it never recorded an end)."""
+    status = str(record.get("status", "pending"))
+    if status in (STATUS_COMPLETED, "failed", "cancelled"):
+        return status
+    if live is not None:
+        if live == "PENDING":
+            return "requeued" if record.get("attempts") else STATUS_QUEUED
+        if live.startswith("REQUEUE"):
+            return "requeued"
+        return "running" if live in ALIVE_STATES else live.lower()
+    if record.get("slurm_job_id") and status in (STATUS_QUEUED, "running", "preempted"):
+        return "lost"
+    return status
+
+
+def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[str, str]]:
+    """Submit every run that is not complete and not alive in Slurm, as one job array.
+
+    Returns:
+        ``(run_id, slurm_job_id)`` for each submitted run (empty when nothing is pending).
+
+    Raises:
+        SlurmUnavailable: no ``sbatch`` on PATH.
+    """
+    if not slurm_available():
+        raise SlurmUnavailable("no Slurm client (sbatch, squeue) on PATH")
+    states = run_states(spec, results)
+    pending = []
+    for run in expand(spec):
+        state = states[run.run_id]
+        status = effective_status(state["record"], state["live"])
+        if status == STATUS_COMPLETED:
+            continue
+        # A job that is still listed (pending, running, completing) is left alone, unless its
+        # run already recorded its end (a failed run whose job is still completing).
+        if state["live"] in ALIVE_STATES and status not in ("failed", "cancelled"):
+            continue
+        pending.append(run)
+    if not pending:
+        return []
+    hw = spec.hardware
+    folder = Path(results) / spec.name / "_slurm" / "%j"
+    executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=hw.max_requeues)
+    params: dict[str, Any] = {
+        "job_name": f"harness-{spec.name}",
+        "time": hw.time_min,
+        "cpus_per_task": hw.cpus,
+        "mem": f"{hw.mem_gb}G",
+        "array_parallelism": hw.array_parallelism,
+        "signal_delay_s": hw.signal_delay_s,
+        "stderr_to_stdout": True,
+    }
+    if hw.gpus:
+        params["gpus_per_node"] = hw.gpus
+    for name in ("partition", "account", "qos", "constraint"):
+        if getattr(hw, name):
+            params[name] = getattr(hw, name)
+    if hw.setup:
+        params["setup"] = list(hw.setup)
+    if hw.sbatch_extra:
+        params["additional_parameters"] = dict(hw.sbatch_extra)
+    executor.update_parameters(**params)
+    rundirs = [write_run_config(spec, run, results, provenance) for run in pending]
+    with executor.batch():
+        jobs = [executor.submit(RunJob(str(results), spec.name, run.run_id)) for run in pending]
+    submitted = []
+    for run, rundir, job in zip(pending, rundirs, jobs, strict=True):
+        previous = read_json(rundir.record) or {}
+        write_json(
+            rundir.record,
+            {
+                **{k: v for k, v in previous.items() if k in ("attempts", "resumes")},
+                "run_id": run.run_id,
+                "spec": spec.name,
+                "status": STATUS_QUEUED,
+                "slurm_job_id": str(job.job_id),
+                "submitted_at": now(),
+            },
+        )
+        submitted.append((run.run_id, str(job.job_id)))
+    return submitted
+
+
+def cancel(spec: Spec, results: Path) -> list[str]:
+    """``scancel`` the alive jobs of a spec and record their runs as cancelled."""
+    states = run_states(spec, results)
+    cancelled = []
+    for rid, state in states.items():
+        job = state["record"].get("slurm_job_id")
+        if job and state["live"] in ALIVE_STATES:
+            subprocess.run(["scancel", str(job)], check=False, timeout=30)
+            rundir = RunDir(results, spec.name, rid)
+            write_json(
+                rundir.record, {**state["record"], "status": "cancelled", "cancelled_at": now()}
+            )
+            cancelled.append(rid)
+    return cancelled

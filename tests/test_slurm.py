@@ -1,0 +1,145 @@
+"""The Slurm executor against a real single-node Slurm (scripts/slurm-local.sh start).
+
+Skipped where no Slurm runs (no sbatch on PATH, or no node answers); `.ci/run` starts one, so CI
+runs these for real: a sweep as a job array, a job requeued mid-training that resumes from its
+checkpoint, and a failed job that a second `harness run` resubmits alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from harness.cli import main
+
+
+def _slurm_up() -> bool:
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        return False
+    out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, check=False)
+    return out.returncode == 0 and any(
+        s.strip().startswith(("idle", "mixed", "allocated")) for s in out.stdout.splitlines()
+    )
+
+
+pytestmark = pytest.mark.skipif(not _slurm_up(), reason="no Slurm (scripts/slurm-local.sh start)")
+
+BASE = """
+env: {id: point_u_maze, episode_length: 40}
+network: {critic_depth: 4, actor_depth: 4, width: 16, repr_dim: 8}
+algo: {batch_size: 32, utd: 0.05}
+data: {num_envs: 4, unroll_length: 20, total_env_steps: TOTAL, replay_size_per_env: 200,
+       min_replay_per_env: 40}
+eval: {num_envs: 4, num_evals: EVALS, last_k: 2}
+hardware: {executor: slurm, gpus: 0, cpus: 1, mem_gb: 2, time_min: 20, checkpoint_every_min: 0}
+"""
+
+
+def _spec(tmp_path: Path, name: str, extra: str, total: int = 400, evals: int = 2) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    text = BASE.replace("TOTAL", str(total)).replace("EVALS", str(evals))
+    path.write_text(f"name: {name}\n{text}{extra}")
+    return path
+
+
+def _status(spec: Path, results: Path) -> list[dict]:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["status", str(spec), "--results", str(results), "--json"]) == 0
+    return json.loads(buffer.getvalue())
+
+
+def _wait_until(spec: Path, results: Path, done, timeout_s: float = 420) -> list[dict]:
+    deadline = time.time() + timeout_s
+    rows = _status(spec, results)
+    while time.time() < deadline:
+        rows = _status(spec, results)
+        if done(rows):
+            return rows
+        time.sleep(1.0)
+    logs = "\n".join(p.read_text()[-3000:] for p in results.rglob("*_log.out"))
+    raise AssertionError(f"timed out; status {rows}\nlogs:\n{logs}")
+
+
+def _submit(spec: Path, results: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    assert main(["run", str(spec), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    return [line.split()[1] for line in out.splitlines() if line.startswith("submitted ")]
+
+
+def _finished(rows: list[dict]) -> bool:
+    return all(r["status"] in ("completed", "failed", "lost") for r in rows)
+
+
+def test_sweep_runs_as_a_job_array_and_completes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(
+        tmp_path,
+        "array",
+        "seeds: [0, 1]\nsweep:\n  network.critic_depth+network.actor_depth: [4, 8]\n",
+    )
+    results = tmp_path / "results"
+    submitted = _submit(spec, results, capsys)
+    assert len(submitted) == 4
+    rows = _status(spec, results)
+    jobs = {r["slurm_job_id"] for r in rows}
+    assert len({j.split("_")[0] for j in jobs}) == 1  # one array job, four tasks
+    # Submitting again while they are queued or running submits nothing.
+    assert _submit(spec, results, capsys) == []
+    rows = _wait_until(spec, results, _finished)
+    assert [r["status"] for r in rows] == ["completed"] * 4
+    for row in rows:
+        table = pq.read_table(results / "array" / row["run_id"] / "metrics.parquet")
+        assert set(table["critic_depth"].to_pylist()) == {row["critic_depth"]}
+    assert main(["run", str(spec), "--results", str(results)]) == 0
+    assert "nothing to submit" in capsys.readouterr().out
+
+
+def test_requeued_job_resumes_from_its_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(tmp_path, "requeue", "seeds: [0]\n", total=8000, evals=10)
+    results = tmp_path / "results"
+    (job,) = [s for s in _submit(spec, results, capsys)]
+    rows = _status(spec, results)
+    run_id, job_id = rows[0]["run_id"], rows[0]["slurm_job_id"]
+    run_dir = results / "requeue" / run_id
+
+    def has_checkpoint(_: list[dict]) -> bool:
+        ckpts = [p for p in (run_dir / "checkpoint").glob("*") if p.name.isdigit()]
+        return bool(ckpts) and int(max(p.name for p in ckpts)) > 0
+
+    _wait_until(spec, results, has_checkpoint)
+    subprocess.run(["scontrol", "requeue", job_id], check=True)
+    rows = _wait_until(spec, results, lambda rs: rs[0]["status"] == "completed", timeout_s=600)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["resumes"] >= 1 and record["attempts"] >= 2
+    table = pq.read_table(run_dir / "metrics.parquet").to_pylist()
+    evals = [r["env_steps"] for r in table if r["metric"] == "eval/time_at_goal"]
+    assert len(evals) == len(set(evals)) == 11  # before training + 10, none lost or repeated
+    assert evals == sorted(evals)
+
+
+def test_failed_job_is_shown_and_resubmitted_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(tmp_path, "fails", "seeds: [0]\nsweep:\n  algo.critic_lr: [3.0e-4, 1.0e30]\n")
+    results = tmp_path / "results"
+    assert len(_submit(spec, results, capsys)) == 2
+    rows = _wait_until(spec, results, _finished)
+    by_lr = {r["run_id"]: r for r in rows}
+    statuses = sorted(r["status"] for r in rows)
+    assert statuses == ["completed", "failed"]
+    failed = next(r for r in by_lr.values() if r["status"] == "failed")
+    assert "non-finite" in failed["error"]
+    again = _submit(spec, results, capsys)
+    assert again == [failed["run_id"]]
