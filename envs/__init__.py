@@ -3,10 +3,14 @@
 A library of its own (it imports nothing from ``harness``)::
 
     import envs
-    envs.list_envs()               # ['ant', 'ant_u_maze', 'point_u_maze']
+    envs.list_envs()               # ['ant', 'ant_big_maze', 'ant_big_maze_eval', ...]
     envs.info("ant_u_maze")        # EnvInfo(state_dim=29, goal_indices=(0, 1), ...)
     env = envs.make("point_u_maze")
     state = jax.jit(env.reset)(jax.random.key(0))   # obs = concat(state[4], goal[2])
+    envs.check("point_u_maze", batch=64, steps=100)  # {"steps_per_s": ..., "finite": True, ...}
+    envs.render("ant_big_maze", "ant_big_maze.png")  # top-down layout (needs matplotlib)
+
+The ids, their dimensions and their measured speed are listed in ``docs/envs.md``.
 
 Environments follow Wang et al. 2025 (arXiv 2503.14858) and JaxGCRL (Bortkiewicz et al. 2024,
 arXiv 2408.11052); see :mod:`envs.base` for the reward, done and observation conventions.
@@ -15,6 +19,18 @@ arXiv 2408.11052); see :mod:`envs.base` for the reward, done and observation con
 from __future__ import annotations
 
 from envs.base import EPISODE_LENGTH, EnvInfo, GoalEnv, goal_metrics
+from envs.bench import check
 from envs.registry import info, list_envs, make
+from envs.render import render
 
-__all__ = ["EPISODE_LENGTH", "EnvInfo", "GoalEnv", "goal_metrics", "info", "list_envs", "make"]
+__all__ = [
+    "EPISODE_LENGTH",
+    "EnvInfo",
+    "GoalEnv",
+    "check",
+    "goal_metrics",
+    "info",
+    "list_envs",
+    "make",
+    "render",
+]

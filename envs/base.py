@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from brax import base as brax_base
 from brax.envs.base import PipelineEnv, State
 
-from envs.robots import Robot, load_system
+from envs.robots import Robot
 
 EPISODE_LENGTH = 1000
 """Steps per episode in training and evaluation (Wang et al. 2025, arXiv 2503.14858)."""
@@ -104,7 +104,7 @@ class GoalEnv(PipelineEnv):
         info: the static facts of this env id (dims must agree with ``robot``).
         walls: MJCF ``<geom>`` text added to the world (mazes), or ``""``.
         backend: brax pipeline; only ``"spring"`` is supported (the pipeline of every env in
-            Wang et al. 2025, arXiv 2503.14858, except the arm tasks).
+            Wang et al. 2025, arXiv 2503.14858, except the arm tasks and the reacher).
         n_frames: physics steps per env step; default ``robot.n_frames``.
         debug: brax pipeline debug flag (adds contacts to the pipeline state).
 
@@ -125,17 +125,17 @@ class GoalEnv(PipelineEnv):
             raise ValueError(
                 f"{info.env_id}: only the 'spring' backend is supported, not {backend!r}"
             )
-        if (info.state_dim, info.action_dim) != (robot.state_dim, robot.action_dim):
+        robot_dims = (robot.state_dim, robot.goal_dim, robot.action_dim)
+        if (info.state_dim, info.goal_dim, info.action_dim) != robot_dims:
             raise ValueError(f"{info.env_id}: EnvInfo dims disagree with robot {robot}")
-        sys = load_system(robot.mjcf(walls))
-        sys = sys.tree_replace({"opt.timestep": robot.timestep})
+        sys = robot.system(walls)
         super().__init__(
             sys=sys,
             backend=backend,
             n_frames=robot.n_frames if n_frames is None else n_frames,
             debug=debug,
         )
-        if sys.act_size() != info.action_dim or sys.q_size() + sys.qd_size() != info.state_dim:
+        if sys.act_size() != info.action_dim or robot.state_size(sys) != info.state_dim:
             raise ValueError(f"{info.env_id}: the MJCF model disagrees with EnvInfo {info}")
         self.robot = robot
         self._info = info
@@ -192,7 +192,8 @@ class GoalEnv(PipelineEnv):
             rng: PRNG key.
 
         Returns:
-            ``(start_xy [2] (metres), goal [goal_dim])``, float32.
+            ``(start_xy [2] (metres), goal [goal_dim])``, float32; the goal comes from
+            :meth:`~envs.robots.Robot.goal_from_xy`.
         """
 
     def goal_metrics(self, state: jax.Array, goal: jax.Array) -> dict[str, jax.Array]:
@@ -207,7 +208,7 @@ class GoalEnv(PipelineEnv):
         return goal_metrics(state, goal, self.goal_indices, self.success_threshold)
 
     def reset(self, rng: jax.Array) -> State:
-        """Start an episode: draw start and goal, place the robot.
+        """Start an episode: draw start and goal, place the robot (and its goal marker, if any).
 
         Args:
             rng: PRNG key.
@@ -219,11 +220,12 @@ class GoalEnv(PipelineEnv):
         """
         rng_task, rng_robot = jax.random.split(rng)
         start_xy, goal = self.sample_start_goal(rng_task)
-        q, qd = self.robot.initial_q_qd(self.sys, rng_robot, start_xy)
-        pipeline_state = self.pipeline_init(q, qd)
         goal = jnp.asarray(goal, jnp.float32)
+        q, qd = self.robot.initial_q_qd(self.sys, rng_robot, start_xy)
+        pipeline_state = self.pipeline_init(self.robot.place_goal(q, goal), qd)
+        ctrl = jnp.zeros((self.action_size,), jnp.float32)
         return self._make_state(
-            pipeline_state, goal, jnp.zeros((), jnp.float32), {}, {"goal": goal}
+            pipeline_state, goal, ctrl, jnp.zeros((), jnp.float32), {}, {"goal": goal}
         )
 
     def step(self, state: State, action: jax.Array) -> State:
@@ -231,21 +233,24 @@ class GoalEnv(PipelineEnv):
 
         Args:
             state: the previous state (from :meth:`reset` or :meth:`step`).
-            action: ``[action_dim]`` in ``[-1, 1]`` (clipped by the actuators).
+            action: ``[action_dim]`` in ``[-1, 1]``, mapped to controls by
+                :meth:`~envs.robots.Robot.ctrl_from_action` (clipped by the actuators).
 
         Returns:
             the next state, typed exactly like :meth:`reset`'s; ``done = 1.0`` iff the robot is
             unhealthy. Extra ``info`` and ``metrics`` entries (from wrappers) are kept.
         """
-        pipeline_state = self.pipeline_step(state.pipeline_state, action)
+        ctrl = self.robot.ctrl_from_action(self.sys, action)
+        pipeline_state = self.pipeline_step(state.pipeline_state, ctrl)
         done = 1.0 - self.robot.is_healthy(pipeline_state)
         goal = state.info["goal"]
-        return self._make_state(pipeline_state, goal, done, state.metrics, state.info)
+        return self._make_state(pipeline_state, goal, ctrl, done, state.metrics, state.info)
 
     def _make_state(
         self,
         pipeline_state: brax_base.State,
         goal: jax.Array,
+        ctrl: jax.Array,
         done: jax.Array,
         metrics: dict[str, jax.Array],
         info: dict[str, Any],
@@ -253,7 +258,7 @@ class GoalEnv(PipelineEnv):
         """Assemble the brax State; every leaf strongly typed float32, as reset's and step's must
         agree (brax's own envs return weak-typed reward / done from step, so a jitted step would
         compile twice)."""
-        state_vec = self.robot.state_vector(pipeline_state)
+        state_vec = self.robot.state_vector(self.sys, pipeline_state, ctrl)
         m = self.goal_metrics(state_vec, goal)
         return State(
             pipeline_state=pipeline_state,

@@ -13,14 +13,28 @@ convention of D4RL's ``locomotion/maze_env.py``): the centre of cell ``(row, col
 origin and the rows run along +x. Nothing is shifted: in the U-maze below the start cell ``(1, 1)``
 is centred at ``(cell_size, cell_size)`` and the robot is placed there by the env's reset.
 
-To add a layout (e.g. the D4RL / OGBench medium and large grids behind JaxGCRL's ``big`` and
-``hardest`` mazes), add a constant here and an entry in :data:`LAYOUTS`, then register an env id
-in :mod:`envs.registry`; the env classes do not change.
+Layouts (JaxGCRL's ``R`` / ``G`` marks; sources in :data:`LAYOUT_SOURCES`):
+
+- ``u_maze``: JaxGCRL's U-maze (3 x 3 free cells).
+- ``u4_maze``, ``u5_maze``: the U-mazes with longer arms of the JaxGCRL version used by Wang et
+  al. 2025 (arXiv 2503.14858), ``clean_JaxGCRL/envs/ant_maze.py`` in
+  github.com/wang-kevin3290/JaxGCRL: the start at the end of one arm, goals in every other cell.
+- ``big_maze``: the D4RL / OGBench medium grid (8 x 8); ``hardest_maze``: the D4RL / OGBench
+  large grid (9 x 12); both with JaxGCRL's marks (start at ``(1, 1)``, goals in every other free
+  cell).
+- ``<name>_eval``: the same walls with goals only in far cells: JaxGCRL's own eval layouts where
+  it has one (u, u4, u5, big), else :func:`far_goal_layout` (hardest).
+
+To add a layout, add a constant here and an entry in :data:`LAYOUTS` (and its source in
+:data:`LAYOUT_SOURCES`), then register env ids in :mod:`envs.registry`; the env classes do not
+change.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,8 +59,196 @@ U_MAZE: Layout = (
 used by Wang et al. 2025 (arXiv 2503.14858) for Ant U-Maze: start in the top-left arm, goals in
 every other free cell."""
 
-LAYOUTS: dict[str, Layout] = {"u_maze": U_MAZE}
-"""Named layouts, looked up by :func:`get_layout`."""
+U_MAZE_EVAL: Layout = (
+    (1, 1, 1, 1, 1),
+    (1, R, 0, 0, 1),
+    (1, 1, 1, 0, 1),
+    (1, G, G, G, 1),
+    (1, 1, 1, 1, 1),
+)
+"""JaxGCRL's ``U_MAZE_EVAL``: goals only along the far arm."""
+
+U4_MAZE: Layout = (
+    (1, 1, 1, 1, 1),
+    (1, G, G, G, 1),
+    (1, R, 1, G, 1),
+    (1, 1, 1, G, 1),
+    (1, G, 1, G, 1),
+    (1, G, G, G, 1),
+    (1, 1, 1, 1, 1),
+)
+"""``U4_MAZE`` of the JaxGCRL version used by Wang et al. 2025 (Ant U4-Maze):
+github.com/wang-kevin3290/JaxGCRL, ``clean_JaxGCRL/envs/ant_maze.py``."""
+
+U4_MAZE_EVAL: Layout = (
+    (1, 1, 1, 1, 1),
+    (1, 0, 0, 0, 1),
+    (1, R, 1, 0, 1),
+    (1, 1, 1, 0, 1),
+    (1, G, 1, 0, 1),
+    (1, G, G, G, 1),
+    (1, 1, 1, 1, 1),
+)
+"""``U4_MAZE_EVAL``, same source as :data:`U4_MAZE`."""
+
+U5_MAZE: Layout = (
+    (1, 1, 1, 1, 1, 1, 1, 1),
+    (1, G, G, G, G, G, G, 1),
+    (1, R, 1, 1, 1, 1, G, 1),
+    (1, 1, 1, 1, 1, 1, G, 1),
+    (1, G, 1, 1, 1, 1, G, 1),
+    (1, G, G, G, G, G, G, 1),
+    (1, 1, 1, 1, 1, 1, 1, 1),
+)
+"""``U5_MAZE`` of the JaxGCRL version used by Wang et al. 2025 (Ant U5-Maze), same source as
+:data:`U4_MAZE`."""
+
+U5_MAZE_EVAL: Layout = (
+    (1, 1, 1, 1, 1, 1, 1, 1),
+    (1, 0, 0, 0, 0, 0, 0, 1),
+    (1, R, 1, 1, 1, 1, 0, 1),
+    (1, 1, 1, 1, 1, 1, 0, 1),
+    (1, G, 1, 1, 1, 1, 0, 1),
+    (1, G, 0, 0, 0, G, G, 1),
+    (1, 1, 1, 1, 1, 1, 1, 1),
+)
+"""``U5_MAZE_EVAL``, same source as :data:`U4_MAZE` (its goals: the two cells at the far end and
+the two at the far corner, not the cells in between)."""
+
+BIG_MAZE: Layout = (
+    (1, 1, 1, 1, 1, 1, 1, 1),
+    (1, R, G, 1, 1, G, G, 1),
+    (1, G, G, 1, G, G, G, 1),
+    (1, 1, G, G, G, 1, 1, 1),
+    (1, G, G, 1, G, G, G, 1),
+    (1, G, 1, G, G, 1, G, 1),
+    (1, G, G, G, 1, G, G, 1),
+    (1, 1, 1, 1, 1, 1, 1, 1),
+)
+"""JaxGCRL's ``BIG_MAZE`` (``envs/ant_maze.py``, ``envs/humanoid_maze.py``): the walls of D4RL's
+``MEDIUM_MAZE`` (``d4rl/locomotion/maze_env.py``), which OGBench's ``medium`` maze also uses."""
+
+BIG_MAZE_EVAL: Layout = (
+    (1, 1, 1, 1, 1, 1, 1, 1),
+    (1, R, 0, 1, 1, G, G, 1),
+    (1, 0, 0, 1, 0, 0, G, 1),
+    (1, 1, 0, 0, 0, 1, 1, 1),
+    (1, 0, 0, 1, 0, 0, 0, 1),
+    (1, 0, 1, G, 0, 1, G, 1),
+    (1, 0, G, G, 1, G, G, 1),
+    (1, 1, 1, 1, 1, 1, 1, 1),
+)
+"""``BIG_MAZE_EVAL`` of the JaxGCRL version used by Wang et al. 2025 (same source as
+:data:`U4_MAZE`). Bortkiewicz et al.'s JaxGCRL marks one more goal, cell ``(2, 5)``."""
+
+HARDEST_MAZE: Layout = (
+    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (1, R, G, G, G, 1, G, G, G, G, G, 1),
+    (1, G, 1, 1, G, 1, G, 1, G, 1, G, 1),
+    (1, G, G, G, G, G, G, 1, G, G, G, 1),
+    (1, G, 1, 1, 1, 1, G, 1, 1, 1, G, 1),
+    (1, G, G, 1, G, 1, G, G, G, G, G, 1),
+    (1, 1, G, 1, G, 1, G, 1, G, 1, 1, 1),
+    (1, G, G, 1, G, G, G, 1, G, G, G, 1),
+    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+)
+"""JaxGCRL's ``HARDEST_MAZE``: the walls of D4RL's ``LARGE_MAZE`` (OGBench's ``large``)."""
+
+
+def bfs_distances(layout: Sequence[Sequence[Cell]]) -> dict[tuple[int, int], int]:
+    """Shortest path length, in cells, from the nearest start cell to every reachable cell.
+
+    Moves go to the four neighbouring non-wall cells.
+
+    Args:
+        layout: rows of :data:`WALL` / :data:`FREE` / :data:`START` / :data:`GOAL`.
+
+    Returns:
+        ``{(row, col): steps}`` for every non-wall cell reachable from a start cell (0 at the
+        start cells).
+    """
+    dist = {
+        (r, c): 0 for r, row in enumerate(layout) for c, cell in enumerate(row) if cell == START
+    }
+    queue = collections.deque(dist)
+    while queue:
+        r, c = queue.popleft()
+        for nr, nc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+            if (nr, nc) in dist or not (0 <= nr < len(layout) and 0 <= nc < len(layout[nr])):
+                continue
+            if layout[nr][nc] != WALL:
+                dist[(nr, nc)] = dist[(r, c)] + 1
+                queue.append((nr, nc))
+    return dist
+
+
+def far_goal_layout(layout: Sequence[Sequence[Cell]], fraction: float = 1 / 3) -> Layout:
+    """The layout with goals kept only in its far goal cells: the eval layout for a maze that
+    JaxGCRL gives none.
+
+    Far cells: sort the goal cells by :func:`bfs_distances` from the start cells; keep the
+    ``ceil(fraction * n_goals)`` farthest and every goal cell as far as the nearest of those
+    (ties are kept together). The other goal cells become :data:`FREE`.
+
+    Args:
+        layout: a layout with start and goal cells.
+        fraction: share of the goal cells to keep, in ``(0, 1]``.
+
+    Returns:
+        the new layout (same walls and start cells).
+
+    Raises:
+        ValueError: if ``fraction`` is outside ``(0, 1]`` or a goal cell cannot be reached.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    dist = bfs_distances(layout)
+    goals = [(r, c) for r, row in enumerate(layout) for c, cell in enumerate(row) if cell == GOAL]
+    if any(g not in dist for g in goals):
+        raise ValueError("a goal cell cannot be reached from the start cells")
+    ranked = sorted((dist[g] for g in goals), reverse=True)
+    cutoff = ranked[max(1, math.ceil(fraction * len(goals))) - 1]
+    return tuple(
+        tuple(
+            FREE if cell == GOAL and dist[(r, c)] < cutoff else cell for c, cell in enumerate(row)
+        )
+        for r, row in enumerate(layout)
+    )
+
+
+HARDEST_MAZE_EVAL: Layout = far_goal_layout(HARDEST_MAZE)
+""":data:`HARDEST_MAZE` with goals only in its farthest third of goal cells
+(:func:`far_goal_layout`); JaxGCRL defines no eval layout for it."""
+
+LAYOUTS: dict[str, Layout] = {
+    "u_maze": U_MAZE,
+    "u_maze_eval": U_MAZE_EVAL,
+    "u4_maze": U4_MAZE,
+    "u4_maze_eval": U4_MAZE_EVAL,
+    "u5_maze": U5_MAZE,
+    "u5_maze_eval": U5_MAZE_EVAL,
+    "big_maze": BIG_MAZE,
+    "big_maze_eval": BIG_MAZE_EVAL,
+    "hardest_maze": HARDEST_MAZE,
+    "hardest_maze_eval": HARDEST_MAZE_EVAL,
+}
+"""Named layouts, looked up by :func:`get_layout`; ``<name>_eval`` has the walls of ``<name>``."""
+
+_CLEAN_JAXGCRL = "wang-kevin3290/JaxGCRL clean_JaxGCRL/envs/ant_maze.py (Wang et al. 2025)"
+_JAXGCRL = "MichalBortkiewicz/JaxGCRL envs/ant_maze.py (Bortkiewicz et al. 2024)"
+LAYOUT_SOURCES: dict[str, str] = {
+    "u_maze": f"{_JAXGCRL} U_MAZE",
+    "u_maze_eval": f"{_JAXGCRL} U_MAZE_EVAL",
+    "u4_maze": f"{_CLEAN_JAXGCRL} U4_MAZE",
+    "u4_maze_eval": f"{_CLEAN_JAXGCRL} U4_MAZE_EVAL",
+    "u5_maze": f"{_CLEAN_JAXGCRL} U5_MAZE",
+    "u5_maze_eval": f"{_CLEAN_JAXGCRL} U5_MAZE_EVAL",
+    "big_maze": f"{_JAXGCRL} BIG_MAZE = D4RL MEDIUM_MAZE walls",
+    "big_maze_eval": f"{_CLEAN_JAXGCRL} BIG_MAZE_EVAL",
+    "hardest_maze": f"{_JAXGCRL} HARDEST_MAZE = D4RL LARGE_MAZE walls",
+    "hardest_maze_eval": "HARDEST_MAZE, goals in the farthest third by BFS (far_goal_layout)",
+}
+"""Where each layout in :data:`LAYOUTS` comes from."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,9 @@ from envs.robots import Robot
 class MazeEnv(GoalEnv):
     """A robot in a maze of wall boxes; start and goal are drawn from the layout's cells.
 
+    The goal is the robot's :meth:`~envs.robots.Robot.goal_from_xy` of the drawn point: x, y
+    for the point mass and the ant, ``(x, y, 1.25)`` for the humanoid.
+
     Reset picks a start cell uniformly among the ``R`` cells and a goal cell uniformly among the
     ``G`` cells (Wang et al. 2025, arXiv 2503.14858: "start and goal are drawn uniformly from
     their cells"; JaxGCRL's ``sample_choice``), then offsets each uniformly by up to
@@ -21,7 +24,8 @@ class MazeEnv(GoalEnv):
     ``cell_jitter + robot.clearance <= cell_size / 2`` keeps the robot clear of the walls.
 
     Args:
-        robot: the body; its goal space is its centre x, y (``goal_indices = (0, 1)``).
+        robot: the body; its goal space starts with its centre x, y (``goal_indices`` start
+            with ``(0, 1)``).
         maze: layout geometry from :func:`envs.maze.build_maze` (cell centres at
             ``(row * cell_size, col * cell_size)``).
         info: static facts of the env id.
@@ -68,9 +72,9 @@ class MazeEnv(GoalEnv):
         return centres[i] + jax.random.uniform(rng_offset, (2,), jnp.float32, -j, j)
 
     def sample_start_goal(self, rng: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """``(start_xy [2], goal [2])`` float32, metres; see the class docstring."""
+        """``(start_xy [2], goal [goal_dim])`` float32, metres; see the class docstring."""
         rng_start, rng_goal = jax.random.split(rng)
         return (
             self._in_random_cell(rng_start, self._start_xy),
-            self._in_random_cell(rng_goal, self._goal_xy),
+            self.robot.goal_from_xy(self._in_random_cell(rng_goal, self._goal_xy)),
         )

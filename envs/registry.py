@@ -1,16 +1,28 @@
-"""Env ids: their static facts (:class:`~envs.base.EnvInfo`) and how to build each one."""
+"""Env ids: their static facts (:class:`~envs.base.EnvInfo`) and how to build each one.
+
+Ids (Wang et al. 2025, arXiv 2503.14858, table of environments; layouts in :mod:`envs.maze`):
+
+- ``point_u_maze``, ``point_big_maze``, ``point_hardest_maze``: point mass, cell 2 m (cheap CPU
+  path; ``point_u_maze`` is the paper's ``simple_u_maze`` role).
+- ``ant``; ``ant_u_maze``, ``ant_u4_maze``, ``ant_u5_maze``, ``ant_big_maze``,
+  ``ant_hardest_maze``: brax's ant, cell 4 m.
+- ``humanoid``; ``humanoid_u_maze``, ``humanoid_big_maze``, ``humanoid_hardest_maze``: brax's
+  humanoid with JaxGCRL's 268-dim state, cell 2 m.
+- ``<maze id>_eval`` for every maze id: same walls and starts, goals only in far cells.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from envs.arena import RadialGoalEnv
+from envs.arena import HUMANOID_GOAL_RADIUS, RadialGoalEnv
 from envs.base import EPISODE_LENGTH, EnvInfo, GoalEnv
 from envs.maze import build_maze, get_layout
 from envs.maze_env import MazeEnv
-from envs.robots import Ant, PointMass
+from envs.robots import Ant, Humanoid, PointMass, Robot
 
 POINT_CELL_SIZE = 2.0
 """Cell edge of the point-mass mazes (metres): eight sphere radii, so a cell is a corridor the
@@ -22,9 +34,26 @@ ANT_CELL_SIZE = 4.0
 ANT_CELL_JITTER = 0.5
 """Start / goal offset half-width in the ant mazes (metres); 0.5 + the ant's 1.2 m reach stays
 inside half a 4 m cell."""
+HUMANOID_CELL_SIZE = 2.0
+"""Cell edge of the humanoid mazes (metres), Wang et al. 2025 and JaxGCRL's
+``maze_size_scaling=2.0`` ("was 4.0 for antmaze, just trying to make it tractable")."""
+HUMANOID_CELL_JITTER = 0.25
+"""Start / goal offset half-width in the humanoid mazes (metres); 0.25 + the humanoid's 0.6 m
+reach stays inside half a 2 m cell (JaxGCRL uses the exact cell centres)."""
 SUCCESS_THRESHOLD = 0.5
-"""Goal radius (metres) for ant, the ant mazes and the point maze (Wang et al. 2025, table of
-environments; JaxGCRL ``goal_dist = 0.5``)."""
+"""Goal radius (metres) for ant, humanoid, their mazes and the point mazes (Wang et al. 2025,
+table of environments; JaxGCRL ``goal_dist = 0.5``); 3-D for the humanoid."""
+
+_DESCRIPTIONS = {
+    "point_u_maze": "point mass in the U-maze (cell 2 m); cheap CPU default (paper's simple_u_maze)",
+    "ant_u_maze": "brax ant in the U-maze (cell 4 m), JaxGCRL layout",
+}
+"""Descriptions kept from before the generated ones below (ids whose info must not change)."""
+_ROBOT_NAMES: dict[type[Robot], str] = {
+    PointMass: "point mass",
+    Ant: "brax ant",
+    Humanoid: "brax humanoid",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,13 +62,15 @@ class _Entry:
     factory: Callable[..., GoalEnv]
 
 
-def _info(env_id: str, state_dim: int, action_dim: int, description: str) -> EnvInfo:
+def _info(
+    env_id: str, robot: Robot, description: str, goal_indices: tuple[int, ...] = (0, 1)
+) -> EnvInfo:
     return EnvInfo(
         env_id=env_id,
-        state_dim=state_dim,
-        goal_indices=(0, 1),
-        goal_dim=2,
-        action_dim=action_dim,
+        state_dim=robot.state_dim,
+        goal_indices=goal_indices,
+        goal_dim=len(goal_indices),
+        action_dim=robot.action_dim,
         success_threshold=SUCCESS_THRESHOLD,
         episode_length=EPISODE_LENGTH,
         backend="spring",
@@ -47,40 +78,84 @@ def _info(env_id: str, state_dim: int, action_dim: int, description: str) -> Env
     )
 
 
-_POINT_U_MAZE = _info(
-    "point_u_maze",
-    4,
-    2,
-    "point mass in the U-maze (cell 2 m); cheap CPU default (paper's simple_u_maze)",
+def _make_maze(
+    robot: Robot,
+    layout: str,
+    cell_size: float,
+    info: EnvInfo,
+    cell_jitter: float,
+    merge_walls: bool = True,
+    **kwargs: Any,
+) -> GoalEnv:
+    maze = build_maze(get_layout(layout), cell_size)
+    return MazeEnv(robot, maze, info, cell_jitter, merge_walls, **kwargs)
+
+
+def _maze_entries(
+    prefix: str,
+    robot: Robot,
+    mazes: tuple[str, ...],
+    goal_indices: tuple[int, ...],
+    cell_size: float,
+    jitter: float,
+) -> list[_Entry]:
+    """``<prefix>_<maze>`` and ``<prefix>_<maze>_eval`` for every layout name in ``mazes``."""
+    entries = []
+    for maze in mazes:
+        for layout in (maze, f"{maze}_eval"):
+            env_id = f"{prefix}_{layout}"
+            goals = "goals in far cells only" if layout.endswith("_eval") else "goals everywhere"
+            description = _DESCRIPTIONS.get(
+                env_id, f"{_ROBOT_NAMES[type(robot)]} in {maze} (cell {cell_size:g} m), {goals}"
+            )
+            info = _info(env_id, robot, description, goal_indices)
+            factory = functools.partial(
+                _make_maze, robot, layout, cell_size, info, cell_jitter=jitter
+            )
+            entries.append(_Entry(info, factory))
+    return entries
+
+
+def _make_ant(info: EnvInfo, **kwargs: Any) -> GoalEnv:
+    return RadialGoalEnv(Ant(), info, **kwargs)
+
+
+def _make_humanoid(info: EnvInfo, **kwargs: Any) -> GoalEnv:
+    kwargs.setdefault("goal_radius", HUMANOID_GOAL_RADIUS)
+    kwargs.setdefault("start_jitter", 0.0)
+    return RadialGoalEnv(Humanoid(), info, **kwargs)
+
+
+_POINT_MAZES = ("u_maze", "big_maze", "hardest_maze")
+"""Layouts of the point-mass and humanoid mazes (JaxGCRL has no humanoid U4 / U5 maze)."""
+_ANT_MAZES = ("u_maze", "u4_maze", "u5_maze", "big_maze", "hardest_maze")
+"""Layouts of the ant mazes (Wang et al. 2025 use u4, u5, big and hardest)."""
+
+_ANT = _info("ant", Ant(), "brax ant, goal 10 m away at a uniform bearing (JaxGCRL)")
+_HUMANOID = _info(
+    "humanoid",
+    Humanoid(),
+    "brax humanoid, goal torso (x, y, 1.25) at U(1, 5) m, uniform bearing (JaxGCRL)",
+    (0, 1, 2),
 )
-_ANT = _info("ant", 29, 8, "brax ant, goal 10 m away at a uniform bearing (JaxGCRL)")
-_ANT_U_MAZE = _info("ant_u_maze", 29, 8, "brax ant in the U-maze (cell 4 m), JaxGCRL layout")
-
-
-def _make_point_u_maze(
-    cell_jitter: float = POINT_CELL_JITTER, merge_walls: bool = True, **kwargs: Any
-) -> GoalEnv:
-    maze = build_maze(get_layout("u_maze"), POINT_CELL_SIZE)
-    return MazeEnv(PointMass(), maze, _POINT_U_MAZE, cell_jitter, merge_walls, **kwargs)
-
-
-def _make_ant(**kwargs: Any) -> GoalEnv:
-    return RadialGoalEnv(Ant(), _ANT, **kwargs)
-
-
-def _make_ant_u_maze(
-    cell_jitter: float = ANT_CELL_JITTER, merge_walls: bool = True, **kwargs: Any
-) -> GoalEnv:
-    maze = build_maze(get_layout("u_maze"), ANT_CELL_SIZE)
-    return MazeEnv(Ant(), maze, _ANT_U_MAZE, cell_jitter, merge_walls, **kwargs)
-
 
 _REGISTRY: dict[str, _Entry] = {
     e.info.env_id: e
     for e in (
-        _Entry(_POINT_U_MAZE, _make_point_u_maze),
-        _Entry(_ANT, _make_ant),
-        _Entry(_ANT_U_MAZE, _make_ant_u_maze),
+        *_maze_entries(
+            "point", PointMass(), _POINT_MAZES, (0, 1), POINT_CELL_SIZE, POINT_CELL_JITTER
+        ),
+        _Entry(_ANT, functools.partial(_make_ant, _ANT)),
+        *_maze_entries("ant", Ant(), _ANT_MAZES, (0, 1), ANT_CELL_SIZE, ANT_CELL_JITTER),
+        _Entry(_HUMANOID, functools.partial(_make_humanoid, _HUMANOID)),
+        *_maze_entries(
+            "humanoid",
+            Humanoid(),
+            _POINT_MAZES,
+            (0, 1, 2),
+            HUMANOID_CELL_SIZE,
+            HUMANOID_CELL_JITTER,
+        ),
     )
 }
 
@@ -113,7 +188,7 @@ def make(env_id: str, **kwargs: Any) -> GoalEnv:
         env_id: one of :func:`list_envs`.
         **kwargs: passed to the env's constructor: ``n_frames`` for all; ``cell_jitter`` and
             ``merge_walls`` for mazes (:class:`~envs.maze_env.MazeEnv`); ``goal_radius`` and
-            ``start_jitter`` for ``ant`` (:class:`~envs.arena.RadialGoalEnv`).
+            ``start_jitter`` for ``ant`` and ``humanoid`` (:class:`~envs.arena.RadialGoalEnv`).
 
     Returns:
         the env; ``env.info == info(env_id)``.

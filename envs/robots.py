@@ -2,8 +2,9 @@
 
 A :class:`Robot` is static configuration (a frozen dataclass, no arrays); the goal-conditioned
 env classes in :mod:`envs.base`, :mod:`envs.arena` and :mod:`envs.maze_env` combine one robot
-with a task (where starts and goals are drawn). Every robot's state vector is
-``concat(q, qd)`` and its horizontal position is ``state[0:2]`` (metres).
+with a task (where starts and goals are drawn). Every robot's state vector starts with
+``concat(q, qd)`` (the point mass and the ant stop there; the humanoid appends body-frame
+quantities, see :class:`Humanoid`) and its horizontal position is ``state[0:2]`` (metres).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+from brax import actuator as brax_actuator
 from brax import base as brax_base
 from brax.io import mjcf
 
@@ -35,9 +37,11 @@ class Robot(abc.ABC):
     """A body that moves in the horizontal plane, as seen by the goal-conditioned envs."""
 
     state_dim: int
-    """Length of the state vector ``concat(q, qd)``."""
+    """Length of the state vector (:meth:`state_vector`)."""
     action_dim: int
     """Number of actuators; actions lie in ``[-1, 1]``."""
+    goal_dim: int = 2
+    """Length of the goal vector (:meth:`goal_from_xy`): x, y, and for the humanoid also z."""
     timestep: float
     """Physics time step of the spring pipeline (seconds)."""
     n_frames: int
@@ -51,6 +55,14 @@ class Robot(abc.ABC):
     def mjcf(self, walls: str = "") -> str:
         """The model as an MJCF string, with ``walls`` (``<geom>`` text) added to the world."""
 
+    def system(self, walls: str = "") -> brax_base.System:
+        """The brax ``System`` of :meth:`mjcf` with the physics step set to :attr:`timestep`.
+
+        Raises:
+            ValueError: if the MJCF is not a valid model for brax.
+        """
+        return load_system(self.mjcf(walls)).tree_replace({"opt.timestep": self.timestep})
+
     @abc.abstractmethod
     def initial_q_qd(
         self, sys: brax_base.System, rng: jax.Array, xy: jax.Array
@@ -58,13 +70,38 @@ class Robot(abc.ABC):
         """Joint positions ``[q_size]`` and velocities ``[qd_size]`` (float32) of a fresh
         episode with the body centred at ``xy`` ``[2]`` (metres)."""
 
+    def place_goal(self, q: jax.Array, goal: jax.Array) -> jax.Array:
+        """Joint positions ``[q_size]`` with any goal marker moved to ``goal`` ``[goal_dim]``;
+        the identity for robots without a marker body."""
+        del goal
+        return q
+
+    def goal_from_xy(self, xy: jax.Array) -> jax.Array:
+        """The goal ``[goal_dim]`` (float32, metres) for a target at horizontal position ``xy``
+        ``[2]``; the robot's goal space is its centre x, y (and a fixed height, if 3-D)."""
+        return jnp.asarray(xy, jnp.float32)
+
+    def ctrl_from_action(self, sys: brax_base.System, action: jax.Array) -> jax.Array:
+        """Actuator controls ``[action_dim]`` for a policy action in ``[-1, 1]``; the identity
+        for robots whose control range is ``[-1, 1]``."""
+        del sys
+        return action
+
     def is_healthy(self, pipeline_state: brax_base.State) -> jax.Array:
         """1.0 while the robot is in a usable state, else 0.0 (float32 scalar)."""
         del pipeline_state
         return jnp.ones((), jnp.float32)
 
-    def state_vector(self, pipeline_state: brax_base.State) -> jax.Array:
-        """``concat(q, qd)``, float32 ``[state_dim]``."""
+    def state_size(self, sys: brax_base.System) -> int:
+        """Length of :meth:`state_vector` for the model ``sys``: ``q_size + qd_size``."""
+        return sys.q_size() + sys.qd_size()
+
+    def state_vector(
+        self, sys: brax_base.System, pipeline_state: brax_base.State, ctrl: jax.Array
+    ) -> jax.Array:
+        """``concat(q, qd)``, float32 ``[state_dim]``; ``ctrl`` (the controls just applied,
+        ``[action_dim]``) is unused here."""
+        del sys, ctrl
         return jnp.concatenate([pipeline_state.q, pipeline_state.qd]).astype(jnp.float32)
 
 
@@ -211,3 +248,171 @@ class Ant(Robot):
         z = pipeline_state.x.pos[0, 2]
         lo, hi = self.healthy_z_range
         return jnp.where((z >= lo) & (z <= hi), 1.0, 0.0).astype(jnp.float32)
+
+
+HUMANOID_SPRING_GEAR: tuple[float, ...] = (350.0,) * 11 + (100.0,) * 6
+"""Motor gears of the humanoid on the spring pipeline (newton metres per unit control): brax's
+``envs/humanoid.py`` and JaxGCRL's ``envs/humanoid.py`` replace the MJCF gears (25 to 300) by
+these for the spring and positional backends. Order: 3 abdomen, 4 + 4 hip / knee, 6 arm motors."""
+
+_HUMANOID_TARGET_BODY = """<body name="target" pos="0 0 {z:g}">
+  <joint name="target_x" type="slide" axis="1 0 0" limited="true" range="-{r:g} {r:g}"
+         armature="0" damping="0" stiffness="0"/>
+  <joint name="target_y" type="slide" axis="0 1 0" limited="true" range="-{r:g} {r:g}"
+         armature="0" damping="0" stiffness="0"/>
+  <geom name="target" type="sphere" size="0.5" mass="1" contype="0" conaffinity="0"
+        rgba="0.9 0.2 0.2 0.3"/>
+</body>"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Humanoid(Robot):
+    """Brax's bundled humanoid (``brax/envs/assets/humanoid.xml``) with JaxGCRL's target body.
+
+    JaxGCRL (Bortkiewicz et al. 2024, arXiv 2408.11052, ``envs/humanoid.py``,
+    ``envs/humanoid_maze.py``; used by Wang et al. 2025, arXiv 2503.14858) adds to the humanoid a
+    ``target`` body: a 1 kg sphere on two slide joints (x, y) at height 1.25 m that collides with
+    nothing, placed on the goal at reset. It is part of the model, so it adds 2 entries to ``q``,
+    2 to ``qd`` and a 12th link, and its state is observed. The 268-dim state is brax's humanoid
+    observation of that 12-link model with the torso x, y kept
+    (``exclude_current_positions_from_observation=False``):
+
+    ====================  =======  ==========================================================
+    slice                 length   content
+    ====================  =======  ==========================================================
+    ``[0:26]``            26       ``q``: torso x, y, z (0:3), torso quaternion w, x, y, z
+                                   (3:7), 17 hinge angles (7:24, rad), target x, y (24:26)
+    ``[26:51]``           25       ``qd``: torso linear (26:29) and angular (29:32) velocity,
+                                   17 hinge velocities (32:49), target x, y velocity (49:51)
+    ``[51:171]``          120      ``cinert``: per link (12 x 10), the 3 x 3 inertia about the
+                                   whole-body centre of mass, row-major, then the link mass
+    ``[171:243]``         72       ``cvel``: per link (12 x 6), mass-weighted linear velocity of
+                                   the link's centre of mass (``m_i v_i / sum m``), then its
+                                   angular velocity
+    ``[243:268]``         25       ``qfrc_actuator``: joint forces of the controls just applied
+                                   (``actuator.to_tau``; zero at reset and on the target joints)
+    ====================  =======  ==========================================================
+
+    Links: torso, lwaist, pelvis, right thigh / shin, left thigh / shin, right upper / lower arm,
+    left upper / lower arm, target. ``cinert`` and ``cvel`` follow brax's and JaxGCRL's
+    ``_com`` for the spring pipeline: masses are ``m ** (1 - spring_mass_scale)`` (unchanged, the
+    scale is 0) and the link inertias ``diag(I) ** (1 - spring_inertia_scale)``, i.e. identity
+    matrices since the scale is 1, then moved to the centre of mass. The goal space is the torso
+    position ``state[0:3]``; a goal is ``(x, y, 1.25)``.
+
+    Physics as JaxGCRL's spring humanoid: time step 1.5 ms, 10 frames per env step (0.015 s),
+    gears :data:`HUMANOID_SPRING_GEAR`, actions in ``[-1, 1]`` mapped affinely onto the MJCF
+    control range ``[-0.4, 0.4]``. Contacts are those of brax's bundled model: only the two feet
+    (``contype="1"``) touch the floor and maze walls (JaxGCRL's copy of the model lets every
+    geom touch the floor; walls at least one 2 m cell thick still stop a body whose feet cannot
+    enter them).
+
+    Attributes:
+        healthy_z_range: torso heights (metres) outside which the humanoid is unhealthy and the
+            episode ends; (1.0, 2.0) as in brax, JaxGCRL and Wang et al. 2025.
+        reset_noise_scale: ``U(-s, s)`` noise on joint positions and velocities at reset;
+            JaxGCRL uses 0 (brax's humanoid 0.01).
+        target_z: height of the target body and the goal's z (metres), JaxGCRL's
+            ``TARGET_Z_COORD = 1.25``, "very close to the z coordinate of the humanoid torso when
+            it is standing straight".
+        target_range: travel of the target's slide joints (metres), JaxGCRL uses 20 (open floor)
+            and 100 (mazes); it only has to hold every goal.
+        gear: motor gears on the spring pipeline.
+    """
+
+    healthy_z_range: tuple[float, float] = (1.0, 2.0)
+    reset_noise_scale: float = 0.0
+    target_z: float = 1.25
+    target_range: float = 100.0
+    gear: tuple[float, ...] = HUMANOID_SPRING_GEAR
+    timestep: float = 0.0015
+    n_frames: int = 10
+    state_dim: int = 268
+    action_dim: int = 17
+    goal_dim: int = 3
+    clearance: float = 0.6
+    """Torso centre to the hands with the arms stretched sideways (about 0.55 m)."""
+    wall_friction: float | None = None
+
+    def mjcf(self, walls: str = "") -> str:
+        """Brax's humanoid.xml with the target body and ``walls`` appended to its worldbody."""
+        xml = (importlib.resources.files("brax") / "envs" / "assets" / "humanoid.xml").read_text()
+        if xml.count("</worldbody>") != 1:
+            raise ValueError("brax's humanoid.xml does not have exactly one </worldbody>")
+        target = _HUMANOID_TARGET_BODY.format(z=self.target_z, r=self.target_range)
+        return xml.replace("</worldbody>", f"{target}\n{walls}\n</worldbody>")
+
+    def system(self, walls: str = "") -> brax_base.System:
+        """The model with the spring time step and :attr:`gear`.
+
+        Raises:
+            ValueError: if the model does not have ``len(gear)`` actuators.
+        """
+        sys = super().system(walls)
+        if sys.act_size() != len(self.gear):
+            raise ValueError(f"humanoid has {sys.act_size()} actuators, {len(self.gear)} gears")
+        gear = jnp.asarray(self.gear, jnp.float32)
+        return sys.replace(actuator=sys.actuator.replace(gear=gear))
+
+    def initial_q_qd(
+        self, sys: brax_base.System, rng: jax.Array, xy: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """``init_q`` (standing, torso at 1.4 m) and zero velocities, each with ``U(-s, s)``
+        noise, torso x, y = ``xy``, target at rest (JaxGCRL's humanoid reset)."""
+        rng_q, rng_qd = jax.random.split(rng)
+        s = self.reset_noise_scale
+        q = jnp.asarray(sys.init_q, jnp.float32) + jax.random.uniform(
+            rng_q, (sys.q_size(),), jnp.float32, -s, s
+        )
+        q = q.at[:2].set(jnp.asarray(xy, jnp.float32))
+        qd = jax.random.uniform(rng_qd, (sys.qd_size(),), jnp.float32, -s, s)
+        return q, qd.at[-2:].set(0.0)
+
+    def place_goal(self, q: jax.Array, goal: jax.Array) -> jax.Array:
+        """Move the target body (the last two entries of ``q``) to the goal's x, y."""
+        return q.at[-2:].set(goal[:2])
+
+    def goal_from_xy(self, xy: jax.Array) -> jax.Array:
+        """``(x, y, target_z)``, float32 ``[3]``."""
+        xy = jnp.asarray(xy, jnp.float32)
+        return jnp.concatenate([xy, jnp.full((1,), self.target_z, jnp.float32)])
+
+    def ctrl_from_action(self, sys: brax_base.System, action: jax.Array) -> jax.Array:
+        """``lo + (action + 1) (hi - lo) / 2`` per actuator, with ``[lo, hi]`` the MJCF control
+        range (``[-0.4, 0.4]``), as JaxGCRL's humanoid step."""
+        lo, hi = sys.actuator.ctrl_range[:, 0], sys.actuator.ctrl_range[:, 1]
+        return lo + (action + 1.0) * (hi - lo) * 0.5
+
+    def is_healthy(self, pipeline_state: brax_base.State) -> jax.Array:
+        """1.0 iff the torso height lies in ``healthy_z_range`` (inclusive), else 0.0."""
+        z = pipeline_state.x.pos[0, 2]
+        lo, hi = self.healthy_z_range
+        return jnp.where((z >= lo) & (z <= hi), 1.0, 0.0).astype(jnp.float32)
+
+    def state_size(self, sys: brax_base.System) -> int:
+        """``q_size + qd_size + 16 * num_links + qd_size``: 26 + 25 + 192 + 25 = 268."""
+        return sys.q_size() + 2 * sys.qd_size() + 16 * sys.num_links()
+
+    def state_vector(
+        self, sys: brax_base.System, pipeline_state: brax_base.State, ctrl: jax.Array
+    ) -> jax.Array:
+        """The 268-dim state of the class docstring, float32; ``ctrl`` ``[17]`` are the
+        controls just applied (zeros at reset)."""
+        ps = pipeline_state
+        inertia = sys.link.inertia
+        inertia = inertia.replace(
+            i=jax.vmap(jnp.diag)(
+                jax.vmap(jnp.diagonal)(inertia.i) ** (1 - sys.spring_inertia_scale)
+            ),
+            mass=inertia.mass ** (1 - sys.spring_mass_scale),
+        )
+        mass_sum = jnp.sum(inertia.mass)
+        x_i = ps.x.vmap().do(inertia.transform)  # link centres of mass, world frame
+        com = jnp.sum(inertia.mass[:, None] * x_i.pos, axis=0) / mass_sum
+        cinr = x_i.replace(pos=x_i.pos - com).vmap().do(inertia)
+        cinert = jnp.hstack([cinr.i.reshape((cinr.i.shape[0], -1)), inertia.mass[:, None]])
+        xd_i = brax_base.Transform.create(pos=x_i.pos - ps.x.pos).vmap().do(ps.xd)
+        cvel = jnp.hstack([inertia.mass[:, None] * xd_i.vel / mass_sum, xd_i.ang])
+        qfrc_actuator = brax_actuator.to_tau(sys, ctrl, ps.q, ps.qd)
+        state = jnp.concatenate([ps.q, ps.qd, cinert.ravel(), cvel.ravel(), qfrc_actuator])
+        return state.astype(jnp.float32)

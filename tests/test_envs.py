@@ -1,4 +1,14 @@
-"""Tests of the goal-conditioned envs: real brax envs at batch 4, each jitted once per module."""
+"""Tests of the goal-conditioned envs: real brax envs at batch 4, each physics jitted once.
+
+Compile time dominates this module (2-core CPU: a jitted step costs 5-9 s for the point mass and
+the ant, 10-17 s for the humanoid). So each distinct physics (13: 3 point, 6 ant, 4 humanoid)
+compiles its batched step once, with XLA's backend optimisations off (:data:`FAST_COMPILE`: about
+40% less compile time, slower steps, which at batch 4 and 20 steps does not matter); resets run
+eagerly (vmapped, op by op: those small programs are compiled once per shape and shared by every
+env of a robot, where a jitted reset costs 5-7 s per id); and an ``_eval`` id, whose model is its
+base id's (asserted in ``test_eval_variant_has_the_base_walls_starts_and_model``), steps with its
+base id's compiled step.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +23,49 @@ import pytest
 from brax.envs.base import State
 
 import envs
-from envs.maze import U_MAZE, WALL, build_maze
+from envs.arena import RadialGoalEnv
+from envs.maze import (
+    GOAL,
+    HARDEST_MAZE,
+    HARDEST_MAZE_EVAL,
+    LAYOUTS,
+    U4_MAZE,
+    U5_MAZE,
+    U_MAZE,
+    WALL,
+    bfs_distances,
+    build_maze,
+    far_goal_layout,
+)
 from envs.maze_env import MazeEnv
-from envs.robots import PointMass
+from envs.robots import HUMANOID_SPRING_GEAR, PointMass
 
 BATCH = 4
 N_STEPS = 20
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+"""XLA CPU compiler options of the test steps: same semantics, cheaper compile."""
+ALL_IDS = envs.list_envs()
+MAZE_IDS = [i for i in ALL_IDS if "maze" in i]
+EVAL_IDS = [i for i in MAZE_IDS if i.endswith("_eval")]
+
+ROBOT_DIMS = {"point": (4, (0, 1), 2), "ant": (29, (0, 1), 8), "humanoid": (268, (0, 1, 2), 17)}
+"""(state dim, goal indices, action dim) per robot: the table of environments of Wang et al.
+2025 (arXiv 2503.14858)."""
+HEALTHY_Z = {"ant": (0.2, 1.0), "humanoid": (1.0, 2.0)}
+"""Torso heights (metres) outside which an episode ends (brax / JaxGCRL / Wang et al. 2025)."""
+
+
+def _robot(env_id: str) -> str:
+    return env_id.split("_")[0]
+
+
+def _base_id(env_id: str) -> str:
+    return env_id.removesuffix("_eval")
 
 
 @dataclasses.dataclass
 class Built:
-    """One env, its jitted batched reset / step, and a short random rollout."""
+    """One env, its batched reset / step, and a short random rollout."""
 
     env: envs.GoalEnv
     reset: Any
@@ -34,17 +76,32 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def cache() -> dict[str, Built]:
-    """Built envs of this module, so each env is jitted once."""
+def made() -> dict[str, envs.GoalEnv]:
+    """Envs of this module by id, so each MJCF is parsed once (about 1 s each)."""
     return {}
 
 
-def _build(cache: dict[str, Built], env_id: str) -> Built:
-    """Make ``env_id``, jit its batched reset / step, roll out 20 random steps (cached)."""
+@pytest.fixture(scope="module")
+def cache() -> dict[str, Built]:
+    """Built envs of this module, so each physics is jitted once."""
+    return {}
+
+
+def _make(made: dict[str, envs.GoalEnv], env_id: str) -> envs.GoalEnv:
+    if env_id not in made:
+        made[env_id] = envs.make(env_id)
+    return made[env_id]
+
+
+def _build(cache: dict[str, Built], made: dict[str, envs.GoalEnv], env_id: str) -> Built:
+    """Make ``env_id``, batch its reset / step, roll out 20 random steps (cached)."""
     if env_id not in cache:
-        env = envs.make(env_id)
-        reset = jax.jit(jax.vmap(env.reset))
-        step = jax.jit(jax.vmap(env.step))
+        env = _make(made, env_id)
+        reset = jax.vmap(env.reset)  # eager, see the module docstring
+        if _base_id(env_id) != env_id:
+            step = _build(cache, made, _base_id(env_id)).step
+        else:
+            step = jax.jit(jax.vmap(env.step), compiler_options=FAST_COMPILE)
         key_reset, key_act = jax.random.split(jax.random.key(0))
         shape = (N_STEPS, BATCH, env.action_size)
         actions = jax.random.uniform(key_act, shape, minval=-1, maxval=1)
@@ -56,19 +113,21 @@ def _build(cache: dict[str, Built], env_id: str) -> Built:
     return cache[env_id]
 
 
-@pytest.fixture(scope="module", params=envs.list_envs())
-def built(request: pytest.FixtureRequest, cache: dict[str, Built]) -> Built:
-    return _build(cache, request.param)
+@pytest.fixture(scope="module", params=ALL_IDS)
+def built(
+    request: pytest.FixtureRequest, cache: dict[str, Built], made: dict[str, envs.GoalEnv]
+) -> Built:
+    return _build(cache, made, request.param)
 
 
 @pytest.fixture(scope="module")
-def point(cache: dict[str, Built]) -> Built:
-    return _build(cache, "point_u_maze")
+def point(cache: dict[str, Built], made: dict[str, envs.GoalEnv]) -> Built:
+    return _build(cache, made, "point_u_maze")
 
 
 @pytest.fixture(scope="module")
-def ant(cache: dict[str, Built]) -> Built:
-    return _build(cache, "ant")
+def humanoid(cache: dict[str, Built], made: dict[str, envs.GoalEnv]) -> Built:
+    return _build(cache, made, "humanoid")
 
 
 def _drive(b: Built, action: np.ndarray, n: int) -> np.ndarray:
@@ -81,10 +140,23 @@ def _drive(b: Built, action: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(jnp.stack(obs))
 
 
+# ---- registry -------------------------------------------------------------------------------
+
+
 def test_list_envs_sorted_and_complete() -> None:
-    ids = envs.list_envs()
-    assert ids == sorted(ids)
-    assert {"point_u_maze", "ant", "ant_u_maze"} <= set(ids)
+    assert sorted(ALL_IDS) == ALL_IDS
+    mazes = {
+        "point": ["u", "big", "hardest"],
+        "ant": ["u", "u4", "u5", "big", "hardest"],
+        "humanoid": ["u", "big", "hardest"],
+    }
+    expected = {"ant", "humanoid"} | {
+        f"{robot}_{m}_maze{suffix}"
+        for robot, ms in mazes.items()
+        for m in ms
+        for suffix in ("", "_eval")
+    }
+    assert set(ALL_IDS) == expected
 
 
 def test_unknown_id_raises_key_error_naming_it() -> None:
@@ -102,6 +174,22 @@ def test_envs_does_not_import_harness() -> None:
     assert offenders == []
 
 
+def test_info_matches_the_reference_table_for_every_id() -> None:
+    for env_id in ALL_IDS:
+        info = envs.info(env_id)
+        state_dim, goal_indices, action_dim = ROBOT_DIMS[_robot(env_id)]
+        assert (info.state_dim, info.goal_indices, info.action_dim) == (
+            state_dim,
+            goal_indices,
+            action_dim,
+        ), env_id
+        assert info.goal_dim == len(goal_indices)
+        assert (info.success_threshold, info.episode_length, info.backend) == (0.5, 1000, "spring")
+
+
+# ---- every id: reset, step, conventions -------------------------------------------------------
+
+
 def test_info_matches_made_env(built: Built) -> None:
     env, info = built.env, envs.info(built.env.info.env_id)
     assert env.info == info
@@ -113,24 +201,26 @@ def test_info_matches_made_env(built: Built) -> None:
     assert tuple(env.goal_indices) == info.goal_indices
     assert env.observation_size == info.state_dim + info.goal_dim
     assert env.sys.act_size() == info.action_dim
-    assert env.sys.q_size() + env.sys.qd_size() == info.state_dim
+    assert env.robot.state_size(env.sys) == info.state_dim
     assert env.success_threshold == info.success_threshold == 0.5
     assert env.episode_length == info.episode_length == 1000
     assert info.backend == env.backend == "spring"
 
 
 def test_reset_and_step_shapes_and_values(built: Built) -> None:
-    info = built.env.info
+    info, env = built.env.info, built.env
+    n_qqd = env.sys.q_size() + env.sys.qd_size()
     for t, s in enumerate(built.states):
         assert s.obs.shape == (BATCH, info.state_dim + info.goal_dim)
         assert s.reward.shape == s.done.shape == (BATCH,)
+        assert set(s.metrics) == {"dist", "success"}
         assert s.metrics["dist"].shape == s.metrics["success"].shape == (BATCH,)
         assert s.info["goal"].shape == (BATCH, info.goal_dim)
         assert np.all(np.isfinite(np.asarray(s.obs))), f"NaN/inf at step {t}"
-        # obs = concat(q, qd, goal), and the goal never moves.
+        # obs = concat(q, qd, ..., goal), and the goal never moves.
         ps = s.pipeline_state
         np.testing.assert_allclose(
-            s.obs[:, : info.state_dim], jnp.concatenate([ps.q, ps.qd], axis=-1), atol=1e-6
+            s.obs[:, :n_qqd], jnp.concatenate([ps.q, ps.qd], axis=-1), atol=1e-6
         )
         np.testing.assert_array_equal(s.obs[:, info.state_dim :], built.states[0].info["goal"])
         np.testing.assert_array_equal(s.info["goal"], built.states[0].info["goal"])
@@ -140,15 +230,20 @@ def test_reset_and_step_shapes_and_values(built: Built) -> None:
         np.testing.assert_allclose(s.metrics["dist"], dist, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(s.reward, s.metrics["success"])
         np.testing.assert_array_equal(s.reward, (s.metrics["dist"] < 0.5).astype(np.float32))
+        # done = 1 exactly when the torso left its healthy height range (never for the point).
+        lo, hi = HEALTHY_Z.get(_robot(info.env_id), (-np.inf, np.inf))
+        z = np.asarray(s.pipeline_state.x.pos[:, 0, 2])
+        np.testing.assert_array_equal(s.done, ((z < lo) | (z > hi)).astype(np.float32))
     assert np.all(np.asarray(built.states[0].done) == 0.0)
-    # Random actions for 1 s do not topple the ant (nor a point mass).
-    assert np.all(np.asarray(built.states[-1].done) == 0.0)
+    if _robot(info.env_id) != "humanoid":
+        # Random actions for 1 s do not topple the ant (nor a point mass).
+        assert np.all(np.asarray(built.states[-1].done) == 0.0)
     # The robot moves.
     assert not np.allclose(built.states[0].obs[:, :2], built.states[-1].obs[:, :2])
 
 
 def test_reset_and_step_leaves_typed_alike(built: Built) -> None:
-    """Identical dtypes and weak types, so a jitted step compiles once."""
+    """Identical dtypes and weak types, so a jitted step compiles once (per physics)."""
     first, later = built.states[0], built.states[-1]
     assert str(jax.tree.structure(first)) == str(jax.tree.structure(later))
     for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(later), strict=True):
@@ -170,7 +265,8 @@ def test_success_fires_strictly_under_threshold(built: Built) -> None:
     state = jnp.zeros((3, env.state_dim)).at[:, 0].set(1.0).at[:, 1].set(-2.0)
     achieved = state[:, np.asarray(env.goal_indices)]
     offsets = jnp.array([0.5 - 1e-3, 0.5, 0.5 + 1e-3])
-    goal = achieved + jnp.stack([offsets, jnp.zeros(3)], axis=-1)
+    direction = jnp.zeros(env.goal_dim).at[-1].set(1.0)  # along y, or z for the humanoid
+    goal = achieved + offsets[:, None] * direction
     m = env.goal_metrics(state, goal)
     np.testing.assert_allclose(m["dist"], offsets, rtol=1e-6)
     np.testing.assert_array_equal(m["success"], [1.0, 0.0, 0.0])
@@ -189,32 +285,89 @@ def test_goal_reached_gives_reward_and_never_done(built: Built) -> None:
     np.testing.assert_array_equal(nxt.done, np.zeros(BATCH))
 
 
-def test_starts_and_goals_lie_in_their_cells() -> None:
-    for env_id in ("point_u_maze", "ant_u_maze"):
-        env = envs.make(env_id)
-        assert isinstance(env, MazeEnv)
-        maze, j = env.maze, env.cell_jitter
-        keys = jax.random.split(jax.random.key(3), 512)
-        starts, goals = (np.asarray(x) for x in jax.vmap(env.sample_start_goal)(keys))
-        start_cells = {tuple(c) for c in maze.cell_of(starts)}
-        goal_cells = {tuple(c) for c in maze.cell_of(goals)}
-        assert start_cells == set(maze.start_cells) == {(1, 1)}
-        assert goal_cells == set(maze.goal_cells)  # every goal cell is drawn, nothing else
-        centres = maze.cell_of(goals) * maze.cell_size
-        assert np.all(np.abs(goals - centres) <= j + 1e-6)
-        assert np.all(np.abs(starts - maze.start_xy[0]) <= j + 1e-6)
-        assert np.abs(starts - maze.start_xy[0]).max() > 0.5 * j  # the jitter is used
-        assert np.all(maze.wall_distance(starts) >= env.robot.clearance - 1e-6)
-        assert not maze.in_wall(goals).any()
+# ---- mazes ------------------------------------------------------------------------------------
 
 
-def test_ant_goal_is_ten_metres_away() -> None:
-    env = envs.make("ant")
-    starts, goals = jax.vmap(env.sample_start_goal)(jax.random.split(jax.random.key(4), 256))
-    np.testing.assert_allclose(np.linalg.norm(goals, axis=-1), 10.0, rtol=1e-5)
-    angles = np.arctan2(goals[:, 1], goals[:, 0])
-    assert angles.min() < -2.5 and angles.max() > 2.5  # bearings cover the circle
-    assert np.abs(np.asarray(starts)).max() <= 0.1
+@pytest.mark.parametrize("env_id", MAZE_IDS)
+def test_starts_and_goals_lie_in_their_cells(made: dict[str, envs.GoalEnv], env_id: str) -> None:
+    env = _make(made, env_id)
+    assert isinstance(env, MazeEnv)
+    maze, j = env.maze, env.cell_jitter
+    for r, c in maze.start_cells + maze.goal_cells:
+        assert maze.layout[r][c] != WALL
+        assert not maze.in_wall(np.array(maze.cell_centre(r, c)))
+    keys = jax.random.split(jax.random.key(3), 512)
+    starts, goals = (np.asarray(x) for x in jax.vmap(env.sample_start_goal)(keys))
+    assert goals.shape == (512, env.goal_dim)
+    goals_xy = goals[:, :2]
+    assert {tuple(c) for c in maze.cell_of(starts)} == set(maze.start_cells)
+    # Every goal cell is drawn, and nothing else (512 draws, at most 42 cells).
+    assert {tuple(c) for c in maze.cell_of(goals_xy)} == set(maze.goal_cells)
+    centres = maze.cell_of(goals_xy) * maze.cell_size
+    assert np.all(np.abs(goals_xy - centres) <= j + 1e-5)
+    starts_c = maze.cell_of(starts) * maze.cell_size
+    assert np.all(np.abs(starts - starts_c) <= j + 1e-5)
+    assert np.abs(starts - starts_c).max() > 0.5 * j  # the jitter is used
+    assert np.all(maze.wall_distance(starts) >= env.robot.clearance - 1e-5)
+    assert not maze.in_wall(goals_xy).any()
+    if env.goal_dim == 3:
+        np.testing.assert_array_equal(goals[:, 2], 1.25)
+
+
+@pytest.mark.parametrize("env_id", EVAL_IDS)
+def test_eval_variant_has_the_base_walls_starts_and_model(
+    made: dict[str, envs.GoalEnv], env_id: str
+) -> None:
+    ev, base = _make(made, env_id), _make(made, _base_id(env_id))
+    assert isinstance(ev, MazeEnv) and isinstance(base, MazeEnv)
+    assert ev.maze.wall_cells == base.maze.wall_cells
+    assert ev.maze.start_cells == base.maze.start_cells
+    assert ev.maze.cell_size == base.maze.cell_size
+    assert (ev.robot, ev.cell_jitter) == (base.robot, base.cell_jitter)
+    # Same physics model, leaf by leaf: so the eval id may step with the base id's step.
+    for a, b in zip(jax.tree.leaves(ev.sys), jax.tree.leaves(base.sys), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # Goals: a strict subset of the base id's goal cells, farther from the start on average.
+    assert set(ev.maze.goal_cells) < set(base.maze.goal_cells)
+    dist = bfs_distances(base.maze.layout)
+    mean_eval = np.mean([dist[c] for c in ev.maze.goal_cells])
+    mean_base = np.mean([dist[c] for c in base.maze.goal_cells])
+    assert mean_eval > mean_base + 1.0, (mean_eval, mean_base)
+    # ... and they are what the eval id's reset draws.
+    keys = jax.random.split(jax.random.key(5), 256)
+    goals = np.asarray(jax.vmap(ev.sample_start_goal)(keys)[1])
+    assert {tuple(c) for c in ev.maze.cell_of(goals[:, :2])} == set(ev.maze.goal_cells)
+
+
+def test_u4_and_u5_mazes_are_single_corridors_from_the_start() -> None:
+    """JaxGCRL's U4 / U5 mazes: U-shaped corridors with the start at one end, goals elsewhere."""
+    for layout, n_goals in ((U_MAZE, 6), (U4_MAZE, 10), (U5_MAZE, 16)):
+        maze = build_maze(layout, 4.0)
+        dist = bfs_distances(layout)
+        assert len(maze.goal_cells) == n_goals
+        assert sorted(dist[c] for c in maze.goal_cells) == list(range(1, n_goals + 1))
+    assert build_maze(U4_MAZE, 4.0).start_cells == build_maze(U5_MAZE, 4.0).start_cells == ((2, 1),)
+
+
+def test_far_goal_layout_keeps_the_farthest_third_with_ties() -> None:
+    corridor = [[1] * 8, [1, "R", GOAL, GOAL, GOAL, GOAL, GOAL, 1], [1] * 8]
+    far = far_goal_layout(corridor)
+    assert [c for c in far[1] if c == GOAL] == [GOAL, GOAL]  # ceil(5 / 3) = 2 farthest
+    assert far[1][-3:-1] == (GOAL, GOAL)
+    # A fork: two cells tie at the cutoff distance and both stay.
+    fork = [[1, 1, 1, 1], [1, "R", GOAL, 1], [1, GOAL, GOAL, 1], [1, 1, 1, 1]]
+    assert build_maze(far_goal_layout(fork), 1.0).goal_cells == ((2, 2),)
+    assert build_maze(far_goal_layout(fork, 0.5), 1.0).goal_cells == ((1, 2), (2, 1), (2, 2))
+    with pytest.raises(ValueError, match="fraction"):
+        far_goal_layout(corridor, 0.0)
+    # The hardest maze's eval layout: the top third of its goal cells by path length.
+    dist = bfs_distances(HARDEST_MAZE)
+    base, ev = build_maze(HARDEST_MAZE, 4.0), build_maze(HARDEST_MAZE_EVAL, 4.0)
+    kept = [dist[c] for c in ev.goal_cells]
+    dropped = [dist[c] for c in set(base.goal_cells) - set(ev.goal_cells)]
+    assert len(kept) >= np.ceil(len(base.goal_cells) / 3)
+    assert min(kept) > max(dropped)
+    assert LAYOUTS["hardest_maze_eval"] == HARDEST_MAZE_EVAL
 
 
 def test_maze_layout_geometry() -> None:
@@ -222,20 +375,22 @@ def test_maze_layout_geometry() -> None:
     assert maze.start_cells == ((1, 1),)
     assert maze.start_xy.tolist() == [[4.0, 4.0]]
     assert len(maze.goal_cells) == 6 and len(maze.wall_cells) == 18
-    for r, c in maze.start_cells + maze.goal_cells:
-        assert maze.layout[r][c] != WALL
-        assert not maze.in_wall(np.array(maze.cell_centre(r, c)))
     # Merged boxes cover exactly the wall cells: same area, all wall centres, no free centre.
-    boxes = maze.wall_boxes(merge=True)
-    assert len(boxes) == 5
-    area = sum(4 * hx * hy for _, (hx, hy) in (dataclasses.astuple(b) for b in boxes))
-    assert area == pytest.approx(len(maze.wall_cells) * maze.cell_size**2)
-    rows, cols = maze.shape
-    for r in range(rows):
-        for c in range(cols):
-            xy = np.array(maze.cell_centre(r, c))
-            n_in = sum(bool(b.contains(xy)) for b in boxes)
-            assert n_in == (1 if maze.layout[r][c] == WALL else 0), (r, c)
+    for layout, n_boxes in ((U_MAZE, 5), (HARDEST_MAZE, None)):
+        maze = build_maze(layout, 4.0)
+        boxes = maze.wall_boxes(merge=True)
+        if n_boxes is not None:
+            assert len(boxes) == n_boxes
+        assert len(boxes) < len(maze.wall_cells)
+        area = sum(4 * hx * hy for _, (hx, hy) in (dataclasses.astuple(b) for b in boxes))
+        assert area == pytest.approx(len(maze.wall_cells) * maze.cell_size**2)
+        rows, cols = maze.shape
+        for r in range(rows):
+            for c in range(cols):
+                xy = np.array(maze.cell_centre(r, c))
+                n_in = sum(bool(b.contains(xy)) for b in boxes)
+                assert n_in == (1 if maze.layout[r][c] == WALL else 0), (r, c)
+    maze = build_maze(U_MAZE, 4.0)
     assert maze.walls_mjcf().count("<geom") == 5
     assert maze.walls_mjcf(merge=False).count("<geom") == 18
 
@@ -249,6 +404,11 @@ def test_bad_layouts_and_jitter_are_rejected() -> None:
         build_maze([[1, 1, 1, 1], [1, "R", "X", 1], [1, 1, 1, 1]], 1.0)
     with pytest.raises(ValueError, match="half a cell"):
         envs.make("point_u_maze", cell_jitter=0.9)
+    with pytest.raises(ValueError, match="half a cell"):
+        envs.make("humanoid_u_maze", cell_jitter=0.5)
+
+
+# ---- point mass -------------------------------------------------------------------------------
 
 
 def test_point_cannot_pass_through_walls(point: Built) -> None:
@@ -276,9 +436,107 @@ def test_point_crosses_a_cell_in_10_to_15_steps(point: Built) -> None:
     assert np.all((steps >= 10) & (steps <= 15)), steps
 
 
-def test_ant_is_done_only_when_unhealthy(ant: Built) -> None:
-    env, s = ant.env, ant.states[0]
-    q = s.pipeline_state.q.at[:2, 2].set(1.6)  # two ants lifted above the 1.0 m healthy range
-    ps = jax.jit(jax.vmap(env.pipeline_init))(q, s.pipeline_state.qd)
-    nxt = ant.step(s.replace(pipeline_state=ps), jnp.zeros((BATCH, env.action_size)))
+# ---- ant and humanoid -------------------------------------------------------------------------
+
+
+def test_ant_goal_is_ten_metres_away(made: dict[str, envs.GoalEnv]) -> None:
+    env = _make(made, "ant")
+    starts, goals = jax.vmap(env.sample_start_goal)(jax.random.split(jax.random.key(4), 256))
+    np.testing.assert_allclose(np.linalg.norm(goals, axis=-1), 10.0, rtol=1e-5)
+    angles = np.arctan2(goals[:, 1], goals[:, 0])
+    assert angles.min() < -2.5 and angles.max() > 2.5  # bearings cover the circle
+    assert np.abs(np.asarray(starts)).max() <= 0.1
+
+
+def test_humanoid_goal_is_at_torso_height_one_to_five_metres_away(
+    made: dict[str, envs.GoalEnv],
+) -> None:
+    env = _make(made, "humanoid")
+    assert isinstance(env, RadialGoalEnv)
+    starts, goals = (
+        np.asarray(x)
+        for x in jax.vmap(env.sample_start_goal)(jax.random.split(jax.random.key(4), 1024))
+    )
+    assert goals.shape == (1024, 3)
+    np.testing.assert_array_equal(goals[:, 2], 1.25)
+    np.testing.assert_array_equal(starts, 0.0)  # JaxGCRL: no reset noise
+    dist = np.linalg.norm(goals[:, :2] - starts, axis=-1)
+    assert dist.min() >= 1.0 - 1e-6 and dist.max() <= 5.0 + 1e-6
+    assert dist.min() < 1.1 and dist.max() > 4.9  # the whole range U(1, 5) is drawn
+    assert abs(np.median(dist) - 3.0) < 0.2  # uniform in distance
+    angles = np.arctan2(goals[:, 1], goals[:, 0])
+    assert np.histogram(angles, bins=8, range=(-np.pi, np.pi))[0].min() > 80  # uniform bearing
+
+
+def test_humanoid_state_layout(humanoid: Built) -> None:
+    """The 268-dim state: q 26, qd 25, cinert 12 x 10, cvel 12 x 6, qfrc_actuator 25."""
+    env = humanoid.env
+    sys = env.sys
+    assert (sys.q_size(), sys.qd_size(), sys.num_links()) == (26, 25, 12)
+    assert sys.link_names[-1] == "target"
+    masses = np.asarray(sys.link.inertia.mass)
+    assert masses[-1] == pytest.approx(1.0)
+    for t, s in enumerate(humanoid.states):
+        obs = np.asarray(s.obs)
+        goal = np.asarray(s.info["goal"])
+        # The target body sits on the goal and does not move.
+        np.testing.assert_allclose(obs[:, 24:26], goal[:, :2], atol=1e-4)
+        np.testing.assert_allclose(obs[:, 49:51], 0.0, atol=1e-3)
+        cinert = obs[:, 51:171].reshape(BATCH, 12, 10)
+        np.testing.assert_allclose(cinert[..., 9], np.broadcast_to(masses, (BATCH, 12)), rtol=1e-6)
+        # Inertia about the centre of mass is symmetric.
+        inertia = cinert[..., :9].reshape(BATCH, 12, 3, 3)
+        np.testing.assert_allclose(inertia, np.swapaxes(inertia, -1, -2), atol=1e-4)
+        cvel = obs[:, 171:243].reshape(BATCH, 12, 6)
+        np.testing.assert_allclose(cvel[:, -1, :], 0.0, atol=1e-3)  # the target is at rest
+        qfrc = obs[:, 243:268]
+        if t == 0:
+            np.testing.assert_array_equal(qfrc, 0.0)
+        else:
+            # Actions in [-1, 1] map onto controls in [-0.4, 0.4], times the spring gears.
+            act = np.asarray(humanoid.actions[t - 1])
+            qd_id = np.asarray(sys.actuator.qd_id)
+            expected = 0.4 * act * np.asarray(HUMANOID_SPRING_GEAR)
+            np.testing.assert_allclose(qfrc[:, qd_id], expected, rtol=1e-5, atol=1e-3)
+            others = np.setdiff1d(np.arange(25), qd_id)
+            np.testing.assert_array_equal(qfrc[:, others], 0.0)
+
+
+@pytest.mark.parametrize(("env_id", "bad_z"), [("ant", 1.6), ("humanoid", 0.8)])
+def test_done_only_when_torso_height_is_unhealthy(
+    cache: dict[str, Built], made: dict[str, envs.GoalEnv], env_id: str, bad_z: float
+) -> None:
+    b = _build(cache, made, env_id)
+    env, s = b.env, b.states[0]
+    q = s.pipeline_state.q.at[:2, 2].set(bad_z)  # two robots moved out of the healthy range
+    ps = jax.vmap(env.pipeline_init)(q, s.pipeline_state.qd)
+    nxt = b.step(s.replace(pipeline_state=ps), jnp.zeros((BATCH, env.action_size)))
     np.testing.assert_array_equal(nxt.done, [1.0, 1.0, 0.0, 0.0])
+
+
+# ---- check and render -------------------------------------------------------------------------
+
+
+def test_check_reports_speed_and_finiteness() -> None:
+    r = envs.check("point_u_maze", batch=8, steps=5)
+    assert r["env_id"] == "point_u_maze" and (r["batch"], r["steps"]) == (8, 5)
+    assert r["finite"] is True
+    assert r["compile_s"] > 0 and r["steps_per_s"] > 0
+    assert r["done_frac"] == 0.0
+    with pytest.raises(ValueError, match="batch"):
+        envs.check("point_u_maze", batch=0)
+
+
+@pytest.mark.parametrize("env_id", ["ant_big_maze", "humanoid"])
+def test_render_writes_a_png(tmp_path: pathlib.Path, env_id: str) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.image
+
+    path = envs.render(env_id, tmp_path / f"{env_id}.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 300 and image.shape[1] > 300
+    # A drawing, not a blank page: many distinct colours.
+    assert len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 20
+    other = envs.render(env_id, tmp_path / "other.png", key=jax.random.key(7))
+    assert other.read_bytes() != path.read_bytes()  # another sampled start / goal
