@@ -16,6 +16,9 @@ HUMANOID_GOAL_RADIUS = (1.0, 5.0)
 """Range of the humanoid's goal distance from the start (metres): ``U(1, 5)`` at a uniform
 bearing (Wang et al. 2025, arXiv 2503.14858; JaxGCRL ``envs/humanoid.py``, ``min_goal_dist = 1``,
 ``max_goal_dist = 5``)."""
+REACHER_GOAL_RADIUS = (0.0, 0.2)
+"""Range of the reacher's goal distance from the arm's base (metres): JaxGCRL's
+``envs/reacher.py`` draws ``0.2 * U(0, 1)`` at a uniform bearing."""
 
 
 class RadialGoalEnv(GoalEnv):
@@ -47,7 +50,7 @@ class RadialGoalEnv(GoalEnv):
         info: EnvInfo,
         goal_radius: tuple[float, float] = (ANT_GOAL_DISTANCE, ANT_GOAL_DISTANCE),
         start_jitter: float = 0.1,
-        backend: str = "spring",
+        backend: str | None = None,
         n_frames: int | None = None,
     ) -> None:
         lo, hi = goal_radius

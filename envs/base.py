@@ -29,6 +29,8 @@ from envs.robots import Robot
 
 EPISODE_LENGTH = 1000
 """Steps per episode in training and evaluation (Wang et al. 2025, arXiv 2503.14858)."""
+SUPPORTED_BACKENDS = ("spring", "generalized")
+"""Brax pipelines the envs run on."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,13 +105,16 @@ class GoalEnv(PipelineEnv):
         robot: the body and its physics settings.
         info: the static facts of this env id (dims must agree with ``robot``).
         walls: MJCF ``<geom>`` text added to the world (mazes), or ``""``.
-        backend: brax pipeline; only ``"spring"`` is supported (the pipeline of every env in
-            Wang et al. 2025, arXiv 2503.14858, except the arm tasks and the reacher).
+        backend: brax pipeline, ``"spring"`` or ``"generalized"``; None (default) takes
+            ``info.backend``, and another value must equal it. Wang et al. 2025 (arXiv
+            2503.14858) run every env on spring except the arm tasks (MJX) and the reacher
+            (generalized).
         n_frames: physics steps per env step; default ``robot.n_frames``.
         debug: brax pipeline debug flag (adds contacts to the pipeline state).
 
     Raises:
-        ValueError: on another backend, or when ``info`` disagrees with ``robot``.
+        ValueError: on another backend, one that is not ``info.backend``, or when ``info``
+            disagrees with ``robot``.
     """
 
     def __init__(
@@ -117,13 +122,15 @@ class GoalEnv(PipelineEnv):
         robot: Robot,
         info: EnvInfo,
         walls: str = "",
-        backend: str = "spring",
+        backend: str | None = None,
         n_frames: int | None = None,
         debug: bool = False,
     ) -> None:
-        if backend != "spring":
+        backend = info.backend if backend is None else backend
+        if backend not in SUPPORTED_BACKENDS or backend != info.backend:
             raise ValueError(
-                f"{info.env_id}: only the 'spring' backend is supported, not {backend!r}"
+                f"{info.env_id}: backend {backend!r} is not its {info.backend!r}, or not one "
+                f"of {SUPPORTED_BACKENDS}"
             )
         robot_dims = (robot.state_dim, robot.goal_dim, robot.action_dim)
         if (info.state_dim, info.goal_dim, info.action_dim) != robot_dims:

@@ -46,7 +46,7 @@ class MazeEnv(GoalEnv):
         info: EnvInfo,
         cell_jitter: float,
         merge_walls: bool = True,
-        backend: str = "spring",
+        backend: str | None = None,
         n_frames: int | None = None,
     ) -> None:
         if cell_jitter < 0:

@@ -9,6 +9,7 @@ Ids (Wang et al. 2025, arXiv 2503.14858, table of environments; layouts in :mod:
 - ``humanoid``; ``humanoid_u_maze``, ``humanoid_big_maze``, ``humanoid_hardest_maze``: brax's
   humanoid with JaxGCRL's 268-dim state, cell 2 m.
 - ``<maze id>_eval`` for every maze id: same walls and starts, goals only in far cells.
+- ``reacher``: brax's two-link reacher on the generalized pipeline, goal = fingertip x, y, z.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from envs.arena import HUMANOID_GOAL_RADIUS, RadialGoalEnv
+from envs.arena import HUMANOID_GOAL_RADIUS, REACHER_GOAL_RADIUS, RadialGoalEnv
 from envs.base import EPISODE_LENGTH, EnvInfo, GoalEnv
 from envs.maze import build_maze, get_layout
 from envs.maze_env import MazeEnv
-from envs.robots import Ant, Humanoid, PointMass, Robot
+from envs.robots import Ant, Humanoid, PointMass, Reacher, Robot
 
 POINT_CELL_SIZE = 2.0
 """Cell edge of the point-mass mazes (metres): eight sphere radii, so a cell is a corridor the
@@ -43,6 +44,8 @@ reach stays inside half a 2 m cell (JaxGCRL uses the exact cell centres)."""
 SUCCESS_THRESHOLD = 0.5
 """Goal radius (metres) for ant, humanoid, their mazes and the point mazes (Wang et al. 2025,
 table of environments; JaxGCRL ``goal_dist = 0.5``); 3-D for the humanoid."""
+REACHER_SUCCESS_THRESHOLD = 0.05
+"""Fingertip-to-goal radius of the reacher (metres), Wang et al. 2025 and JaxGCRL."""
 
 _DESCRIPTIONS = {
     "point_u_maze": "point mass in the U-maze (cell 2 m); cheap CPU default (paper's simple_u_maze)",
@@ -53,6 +56,7 @@ _ROBOT_NAMES: dict[type[Robot], str] = {
     PointMass: "point mass",
     Ant: "brax ant",
     Humanoid: "brax humanoid",
+    Reacher: "brax reacher",
 }
 
 
@@ -63,7 +67,12 @@ class _Entry:
 
 
 def _info(
-    env_id: str, robot: Robot, description: str, goal_indices: tuple[int, ...] = (0, 1)
+    env_id: str,
+    robot: Robot,
+    description: str,
+    goal_indices: tuple[int, ...] = (0, 1),
+    success_threshold: float = SUCCESS_THRESHOLD,
+    backend: str = "spring",
 ) -> EnvInfo:
     return EnvInfo(
         env_id=env_id,
@@ -71,9 +80,9 @@ def _info(
         goal_indices=goal_indices,
         goal_dim=len(goal_indices),
         action_dim=robot.action_dim,
-        success_threshold=SUCCESS_THRESHOLD,
+        success_threshold=success_threshold,
         episode_length=EPISODE_LENGTH,
-        backend="spring",
+        backend=backend,
         description=description,
     )
 
@@ -131,12 +140,28 @@ _POINT_MAZES = ("u_maze", "big_maze", "hardest_maze")
 _ANT_MAZES = ("u_maze", "u4_maze", "u5_maze", "big_maze", "hardest_maze")
 """Layouts of the ant mazes (Wang et al. 2025 use u4, u5, big and hardest)."""
 
+
+def _make_reacher(info: EnvInfo, **kwargs: Any) -> GoalEnv:
+    kwargs.setdefault("goal_radius", REACHER_GOAL_RADIUS)
+    kwargs.setdefault("start_jitter", 0.0)
+    return RadialGoalEnv(Reacher(), info, **kwargs)
+
+
 _ANT = _info("ant", Ant(), "brax ant, goal 10 m away at a uniform bearing (JaxGCRL)")
 _HUMANOID = _info(
     "humanoid",
     Humanoid(),
     "brax humanoid, goal torso (x, y, 1.25) at U(1, 5) m, uniform bearing (JaxGCRL)",
     (0, 1, 2),
+)
+
+_REACHER = _info(
+    "reacher",
+    Reacher(),
+    "brax reacher (generalized), goal fingertip (x, y, 0.01) within 0.2 m of the base (JaxGCRL)",
+    (4, 5, 6),
+    REACHER_SUCCESS_THRESHOLD,
+    "generalized",
 )
 
 _REGISTRY: dict[str, _Entry] = {
@@ -156,6 +181,7 @@ _REGISTRY: dict[str, _Entry] = {
             HUMANOID_CELL_SIZE,
             HUMANOID_CELL_JITTER,
         ),
+        _Entry(_REACHER, functools.partial(_make_reacher, _REACHER)),
     )
 }
 
@@ -188,7 +214,8 @@ def make(env_id: str, **kwargs: Any) -> GoalEnv:
         env_id: one of :func:`list_envs`.
         **kwargs: passed to the env's constructor: ``n_frames`` for all; ``cell_jitter`` and
             ``merge_walls`` for mazes (:class:`~envs.maze_env.MazeEnv`); ``goal_radius`` and
-            ``start_jitter`` for ``ant`` and ``humanoid`` (:class:`~envs.arena.RadialGoalEnv`).
+            ``start_jitter`` for ``ant``, ``humanoid`` and ``reacher``
+            (:class:`~envs.arena.RadialGoalEnv`).
 
     Returns:
         the env; ``env.info == info(env_id)``.

@@ -43,7 +43,7 @@ class Robot(abc.ABC):
     goal_dim: int = 2
     """Length of the goal vector (:meth:`goal_from_xy`): x, y, and for the humanoid also z."""
     timestep: float
-    """Physics time step of the spring pipeline (seconds)."""
+    """Physics time step (seconds)."""
     n_frames: int
     """Physics steps per env step; the env step lasts ``timestep * n_frames`` seconds."""
     clearance: float
@@ -415,4 +415,85 @@ class Humanoid(Robot):
         cvel = jnp.hstack([inertia.mass[:, None] * xd_i.vel / mass_sum, xd_i.ang])
         qfrc_actuator = brax_actuator.to_tau(sys, ctrl, ps.q, ps.qd)
         state = jnp.concatenate([ps.q, ps.qd, cinert.ravel(), cvel.ravel(), qfrc_actuator])
+        return state.astype(jnp.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reacher(Robot):
+    """Brax's bundled two-link planar arm (``brax/envs/assets/reacher.xml``), goal = fingertip.
+
+    State (10), as JaxGCRL's ``envs/reacher.py`` (Bortkiewicz et al. 2024, arXiv 2408.11052;
+    Wang et al. 2025, arXiv 2503.14858 list it with state dim 10 and the generalized pipeline):
+    ``[cos q0, cos q1, sin q0, sin q1]`` of the two hinge angles (0:4), fingertip position x, y, z
+    (4:7, metres; the goal space) and fingertip velocity (7:10, m/s). The fingertip is the point
+    0.11 m along the second link. The target body of the model (two slide joints, q[2:4]) is
+    placed on the goal; it is not part of the state (JaxGCRL puts it only in the goal part).
+
+    Reset as JaxGCRL: joint angles ``init_q + U(-0.1, 0.1)``, velocities ``U(-0.005, 0.005)``
+    (target at rest). Physics: the model's 10 ms step, 2 frames per env step (0.02 s), gears
+    200; generalized pipeline. The reacher is never unhealthy.
+
+    Attributes:
+        target_z: height of the target and the goal's z (metres): the arm's plane, 0.01 m.
+        tip_offset: fingertip position along the second link (metres).
+    """
+
+    target_z: float = 0.01
+    tip_offset: float = 0.11
+    timestep: float = 0.01
+    n_frames: int = 2
+    state_dim: int = 10
+    action_dim: int = 2
+    goal_dim: int = 3
+    clearance: float = 0.21
+    """Reach of the arm from its base (metres): two 0.1 m links plus the tip."""
+    wall_friction: float | None = None
+
+    def mjcf(self, walls: str = "") -> str:
+        """Brax's reacher.xml.
+
+        Raises:
+            ValueError: if ``walls`` is not empty (the reacher has no maze).
+        """
+        if walls:
+            raise ValueError("the reacher takes no walls")
+        return (importlib.resources.files("brax") / "envs" / "assets" / "reacher.xml").read_text()
+
+    def initial_q_qd(
+        self, sys: brax_base.System, rng: jax.Array, xy: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """JaxGCRL's reacher reset; ``xy`` is unused (the arm's base is fixed)."""
+        del xy
+        rng_q, rng_qd = jax.random.split(rng)
+        q = jnp.asarray(sys.init_q, jnp.float32) + jax.random.uniform(
+            rng_q, (sys.q_size(),), jnp.float32, -0.1, 0.1
+        )
+        qd = jax.random.uniform(rng_qd, (sys.qd_size(),), jnp.float32, -0.005, 0.005)
+        return q, qd.at[2:].set(0.0)
+
+    def place_goal(self, q: jax.Array, goal: jax.Array) -> jax.Array:
+        """Move the target body (``q[2:4]``) to the goal's x, y."""
+        return q.at[2:].set(goal[:2])
+
+    def goal_from_xy(self, xy: jax.Array) -> jax.Array:
+        """``(x, y, target_z)``, float32 ``[3]``."""
+        xy = jnp.asarray(xy, jnp.float32)
+        return jnp.concatenate([xy, jnp.full((1,), self.target_z, jnp.float32)])
+
+    def state_size(self, sys: brax_base.System) -> int:
+        """4 angle features + fingertip position (3) + velocity (3) = 10."""
+        del sys
+        return 10
+
+    def state_vector(
+        self, sys: brax_base.System, pipeline_state: brax_base.State, ctrl: jax.Array
+    ) -> jax.Array:
+        """``[cos q[:2], sin q[:2], tip xyz, tip velocity]``, float32 ``[10]``."""
+        del sys, ctrl
+        ps = pipeline_state
+        theta = ps.q[:2]
+        tip = brax_base.Transform.create(pos=jnp.array([self.tip_offset, 0.0, 0.0]))
+        tip_pos = ps.x.take(1).do(tip).pos
+        tip_vel = tip.do(ps.xd.take(1)).vel
+        state = jnp.concatenate([jnp.cos(theta), jnp.sin(theta), tip_pos, tip_vel])
         return state.astype(jnp.float32)

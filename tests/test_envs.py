@@ -48,9 +48,14 @@ ALL_IDS = envs.list_envs()
 MAZE_IDS = [i for i in ALL_IDS if "maze" in i]
 EVAL_IDS = [i for i in MAZE_IDS if i.endswith("_eval")]
 
-ROBOT_DIMS = {"point": (4, (0, 1), 2), "ant": (29, (0, 1), 8), "humanoid": (268, (0, 1, 2), 17)}
-"""(state dim, goal indices, action dim) per robot: the table of environments of Wang et al.
-2025 (arXiv 2503.14858)."""
+ROBOT_FACTS = {
+    "point": (4, (0, 1), 2, 0.5, "spring"),
+    "ant": (29, (0, 1), 8, 0.5, "spring"),
+    "humanoid": (268, (0, 1, 2), 17, 0.5, "spring"),
+    "reacher": (10, (4, 5, 6), 2, 0.05, "generalized"),
+}
+"""(state dim, goal indices, action dim, success threshold, pipeline) per robot: the table of
+environments of Wang et al. 2025 (arXiv 2503.14858)."""
 HEALTHY_Z = {"ant": (0.2, 1.0), "humanoid": (1.0, 2.0)}
 """Torso heights (metres) outside which an episode ends (brax / JaxGCRL / Wang et al. 2025)."""
 
@@ -150,7 +155,7 @@ def test_list_envs_sorted_and_complete() -> None:
         "ant": ["u", "u4", "u5", "big", "hardest"],
         "humanoid": ["u", "big", "hardest"],
     }
-    expected = {"ant", "humanoid"} | {
+    expected = {"ant", "humanoid", "reacher"} | {
         f"{robot}_{m}_maze{suffix}"
         for robot, ms in mazes.items()
         for m in ms
@@ -177,14 +182,16 @@ def test_envs_does_not_import_harness() -> None:
 def test_info_matches_the_reference_table_for_every_id() -> None:
     for env_id in ALL_IDS:
         info = envs.info(env_id)
-        state_dim, goal_indices, action_dim = ROBOT_DIMS[_robot(env_id)]
-        assert (info.state_dim, info.goal_indices, info.action_dim) == (
-            state_dim,
-            goal_indices,
-            action_dim,
-        ), env_id
-        assert info.goal_dim == len(goal_indices)
-        assert (info.success_threshold, info.episode_length, info.backend) == (0.5, 1000, "spring")
+        facts = (
+            info.state_dim,
+            info.goal_indices,
+            info.action_dim,
+            info.success_threshold,
+            info.backend,
+        )
+        assert facts == ROBOT_FACTS[_robot(env_id)], env_id
+        assert info.goal_dim == len(info.goal_indices)
+        assert info.episode_length == 1000
 
 
 # ---- every id: reset, step, conventions -------------------------------------------------------
@@ -202,14 +209,15 @@ def test_info_matches_made_env(built: Built) -> None:
     assert env.observation_size == info.state_dim + info.goal_dim
     assert env.sys.act_size() == info.action_dim
     assert env.robot.state_size(env.sys) == info.state_dim
-    assert env.success_threshold == info.success_threshold == 0.5
+    assert env.success_threshold == info.success_threshold
     assert env.episode_length == info.episode_length == 1000
-    assert info.backend == env.backend == "spring"
+    assert info.backend == env.backend
 
 
 def test_reset_and_step_shapes_and_values(built: Built) -> None:
     info, env = built.env.info, built.env
     n_qqd = env.sys.q_size() + env.sys.qd_size()
+    reacher = _robot(info.env_id) == "reacher"
     for t, s in enumerate(built.states):
         assert s.obs.shape == (BATCH, info.state_dim + info.goal_dim)
         assert s.reward.shape == s.done.shape == (BATCH,)
@@ -217,11 +225,16 @@ def test_reset_and_step_shapes_and_values(built: Built) -> None:
         assert s.metrics["dist"].shape == s.metrics["success"].shape == (BATCH,)
         assert s.info["goal"].shape == (BATCH, info.goal_dim)
         assert np.all(np.isfinite(np.asarray(s.obs))), f"NaN/inf at step {t}"
-        # obs = concat(q, qd, ..., goal), and the goal never moves.
+        # obs = concat(q, qd, ..., goal) (reacher: cos, sin of its angles, ...), and the goal
+        # never moves.
         ps = s.pipeline_state
-        np.testing.assert_allclose(
-            s.obs[:, :n_qqd], jnp.concatenate([ps.q, ps.qd], axis=-1), atol=1e-6
-        )
+        if reacher:
+            angles = jnp.concatenate([jnp.cos(ps.q[:, :2]), jnp.sin(ps.q[:, :2])], axis=-1)
+            np.testing.assert_allclose(s.obs[:, :4], angles, atol=1e-6)
+        else:
+            np.testing.assert_allclose(
+                s.obs[:, :n_qqd], jnp.concatenate([ps.q, ps.qd], axis=-1), atol=1e-6
+            )
         np.testing.assert_array_equal(s.obs[:, info.state_dim :], built.states[0].info["goal"])
         np.testing.assert_array_equal(s.info["goal"], built.states[0].info["goal"])
         # reward = success = dist < threshold, with dist the goal-space distance.
@@ -229,7 +242,8 @@ def test_reset_and_step_shapes_and_values(built: Built) -> None:
         dist = np.linalg.norm(np.asarray(achieved - s.info["goal"]), axis=-1)
         np.testing.assert_allclose(s.metrics["dist"], dist, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(s.reward, s.metrics["success"])
-        np.testing.assert_array_equal(s.reward, (s.metrics["dist"] < 0.5).astype(np.float32))
+        success = s.metrics["dist"] < info.success_threshold
+        np.testing.assert_array_equal(s.reward, success.astype(np.float32))
         # done = 1 exactly when the torso left its healthy height range (never for the point).
         lo, hi = HEALTHY_Z.get(_robot(info.env_id), (-np.inf, np.inf))
         z = np.asarray(s.pipeline_state.x.pos[:, 0, 2])
@@ -264,7 +278,8 @@ def test_success_fires_strictly_under_threshold(built: Built) -> None:
     env = built.env
     state = jnp.zeros((3, env.state_dim)).at[:, 0].set(1.0).at[:, 1].set(-2.0)
     achieved = state[:, np.asarray(env.goal_indices)]
-    offsets = jnp.array([0.5 - 1e-3, 0.5, 0.5 + 1e-3])
+    eps = env.success_threshold
+    offsets = jnp.array([eps * (1 - 1e-3), eps, eps * (1 + 1e-3)])
     direction = jnp.zeros(env.goal_dim).at[-1].set(1.0)  # along y, or z for the humanoid
     goal = achieved + offsets[:, None] * direction
     m = env.goal_metrics(state, goal)
@@ -466,6 +481,21 @@ def test_humanoid_goal_is_at_torso_height_one_to_five_metres_away(
     assert abs(np.median(dist) - 3.0) < 0.2  # uniform in distance
     angles = np.arctan2(goals[:, 1], goals[:, 0])
     assert np.histogram(angles, bins=8, range=(-np.pi, np.pi))[0].min() > 80  # uniform bearing
+
+
+def test_reacher_goal_is_the_target_body_within_reach(made: dict[str, envs.GoalEnv]) -> None:
+    env = _make(made, "reacher")
+    keys = jax.random.split(jax.random.key(6), 256)
+    goals = np.asarray(jax.vmap(env.sample_start_goal)(keys)[1])
+    np.testing.assert_array_equal(goals[:, 2], 0.01)  # the arm's plane
+    radius = np.linalg.norm(goals[:, :2], axis=-1)
+    assert radius.max() <= 0.2 + 1e-6 and radius.max() > 0.18
+    s = jax.vmap(env.reset)(keys[:8])
+    # The model's target body sits on the goal; the fingertip starts 0.21 m out at z = 0.01.
+    np.testing.assert_allclose(s.pipeline_state.x.pos[:, 2], s.info["goal"], atol=1e-6)
+    tip = np.asarray(s.obs[:, 4:7])
+    np.testing.assert_allclose(np.linalg.norm(tip[:, :2], axis=-1), 0.21, atol=2e-3)
+    np.testing.assert_allclose(tip[:, 2], 0.01, atol=1e-6)
 
 
 def test_humanoid_state_layout(humanoid: Built) -> None:
