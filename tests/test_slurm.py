@@ -120,6 +120,20 @@ def test_requeued_job_resumes_from_its_checkpoint(
 
     _wait_until(spec, results, has_checkpoint)
     subprocess.run(["scontrol", "requeue", job_id], check=True)
+    # Slurm holds a requeued job for a while before it may start again; once it is pending,
+    # let it start at once so the test does not wait minutes for the scheduler.
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        state = subprocess.run(
+            ["squeue", "-h", "-o", "%T", "--jobs", job_id],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if state == "PENDING":
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False)
+            break
+        time.sleep(0.5)
     rows = _wait_until(spec, results, lambda rs: rs[0]["status"] == "completed", timeout_s=600)
     record = json.loads((run_dir / "run.json").read_text())
     assert record["resumes"] >= 1 and record["attempts"] >= 2
