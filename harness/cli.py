@@ -211,11 +211,54 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _env_id(args: argparse.Namespace) -> str | None:
+    import envs
+
+    if args.env_id is None:
+        _err.print(
+            f"harness envs {args.action}: give an env id; known ids: {', '.join(envs.list_envs())}",
+            markup=False,
+        )
+        return None
+    if args.env_id not in envs.list_envs():
+        _err.print(
+            f"harness envs {args.action}: unknown env id {args.env_id!r}; known ids: "
+            f"{', '.join(envs.list_envs())}",
+            markup=False,
+        )
+        return None
+    return str(args.env_id)
+
+
 def cmd_envs(args: argparse.Namespace) -> int:
     import dataclasses
 
     import envs
 
+    if args.action == "check":
+        env_id = _env_id(args)
+        if env_id is None:
+            return EXIT_BAD_INPUT
+        result = envs.check(env_id, batch=args.batch, steps=args.steps)
+        if args.json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            ok = "ok" if result["finite"] else "NON-FINITE VALUES"
+            _out.print(
+                f"{env_id}: {ok}; batch {result['batch']}, {result['steps']} steps: "
+                f"{result['steps_per_s']:,.0f} env steps/s after {result['compile_s']:.1f} s "
+                f"compile; {100 * result['done_frac']:.0f}% of envs ended (unhealthy)",
+                markup=False,
+            )
+        return EXIT_OK if result["finite"] else EXIT_FAILED
+    if args.action == "render":
+        env_id = _env_id(args)
+        if env_id is None:
+            return EXIT_BAD_INPUT
+        out = Path(args.out or f"{env_id}.png")
+        path = envs.render(env_id, out)
+        _out.print(f"wrote {path}", markup=False)
+        return EXIT_OK
     infos = [envs.info(env_id) for env_id in envs.list_envs()]
     if args.json:
         print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
@@ -309,8 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_results(p)
     p.set_defaults(func=cmd_cancel)
 
-    p = sub.add_parser("envs", help="list the goal-conditioned environments")
+    p = sub.add_parser(
+        "envs",
+        help="list the environments; `envs check ID` steps one, `envs render ID` draws it",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "check", "render"], default="list")
+    p.add_argument("env_id", nargs="?", metavar="ID")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--batch", type=int, default=256, help="check: parallel envs (default 256)")
+    p.add_argument("--steps", type=int, default=200, help="check: timed steps (default 200)")
+    p.add_argument("--out", help="render: PNG path (default ID.png)")
     p.set_defaults(func=cmd_envs)
     return parser
 
