@@ -198,6 +198,83 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from harness.bench import run_bench
+
+    try:
+        depths = [int(d) for d in args.depths.split(",") if d.strip()]
+    except ValueError:
+        _err.print(
+            f"--depths: expected comma-separated integers, got {args.depths!r}", markup=False
+        )
+        return EXIT_BAD_INPUT
+    bad = [d for d in depths if d < 4 or d % 4]
+    if bad or not depths:
+        _err.print(
+            f"--depths: each depth must be a positive multiple of 4, got {bad or '[]'}",
+            markup=False,
+        )
+        return EXIT_BAD_INPUT
+    import jax
+
+    device = jax.devices()[0]
+    _err.print(
+        f"device: {device.platform} ({device.device_kind}); width {args.width}, batch "
+        f"{args.batch}, humanoid-sized inputs",
+        markup=False,
+    )
+    rows = run_bench(
+        depths,
+        width=args.width,
+        batch=args.batch,
+        remat=args.remat,
+        dtype=args.dtype,
+        repeats=args.repeats,
+        reference_max_depth=args.reference_max_depth,
+        time_max_depth=args.time_max_depth,
+    )
+    if args.json:
+        print(json.dumps({"device": device.device_kind, "rows": rows}, indent=2))
+        return EXIT_OK
+
+    def fmt(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    table = Table(title=f"CRL update cost ({device.device_kind})")
+    for header in (
+        "form",
+        "critic",
+        "actor",
+        "remat",
+        "dtype",
+        "params",
+        "compile s",
+        "update ms",
+        "XLA mem MB",
+        "peak MB",
+        "GFLOP",
+        "TFLOP/s",
+    ):
+        table.add_column(header, justify="left" if header == "form" else "right")
+    for r in rows:
+        table.add_row(
+            r["form"],
+            str(r["critic_depth"]),
+            str(r["actor_depth"]),
+            str(r["remat"]),
+            r["dtype"],
+            f"{r['params_m']:.1f}M",
+            f"{r['compile_s']:.1f}",
+            fmt(r["update_ms"], ".1f"),
+            fmt(r["xla_mem_mb"], ",.0f"),
+            fmt(r["peak_mem_mb"], ",.0f"),
+            fmt(r["gflops"], ".1f"),
+            fmt(r["tflops_per_s"], ".3f"),
+        )
+    _out.print(table)
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from harness.launch import summarize
     from harness.progress import summary_table
@@ -351,6 +428,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_set(p)
     add_results(p)
     p.set_defaults(func=cmd_cancel)
+
+    p = sub.add_parser("bench", help="compile time, speed and memory of the CRL update by depth")
+    p.add_argument("--depths", default="4,16,64,256,1024")
+    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--remat", action="store_true", help="rematerialise blocks (harness form)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    p.add_argument("--repeats", type=int, default=5, help="timed updates per setting")
+    p.add_argument(
+        "--reference-max-depth",
+        type=int,
+        default=1024,
+        help="skip the unrolled reference form beyond this depth",
+    )
+    p.add_argument(
+        "--time-max-depth",
+        type=int,
+        default=1024,
+        help="only compile (no timed updates) beyond this depth",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(
         "envs",

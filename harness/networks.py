@@ -106,6 +106,7 @@ class ResidualMLP(nn.Module):
     residual: bool = True
     remat: bool = False
     dtype: str = "float32"
+    scan: bool = True
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -114,7 +115,19 @@ class ResidualMLP(nn.Module):
         if self.remat:
             block = nn.remat(block, prevent_cse=False)
         num_blocks = self.depth // LAYERS_PER_BLOCK
-        if num_blocks:
+        if num_blocks and not self.scan:
+            # The reference implementation's form: every block its own parameters and its own
+            # copy in the XLA graph (compile time grows with depth). For benchmarks.
+            for index in range(num_blocks):
+                x, _ = block(
+                    self.width,
+                    self.activation,
+                    self.layer_norm,
+                    self.residual,
+                    self.dtype,
+                    name=f"block_{index}",
+                )(x, None)
+        elif num_blocks:
             blocks = nn.scan(
                 block,
                 variable_axes={"params": 0},
@@ -157,6 +170,7 @@ class Actor(nn.Module):
     residual: bool = True
     remat: bool = False
     dtype: str = "float32"
+    scan: bool = True
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -169,6 +183,7 @@ class Actor(nn.Module):
             self.residual,
             self.remat,
             self.dtype,
+            self.scan,
             name="trunk",
         )(obs)
         zeros = nn.initializers.zeros
@@ -196,6 +211,7 @@ class Critic(nn.Module):
     residual: bool = True
     remat: bool = False
     dtype: str = "float32"
+    scan: bool = True
 
     def setup(self) -> None:
         args = (
@@ -207,6 +223,7 @@ class Critic(nn.Module):
             self.residual,
             self.remat,
             self.dtype,
+            self.scan,
         )
         self.sa_encoder = ResidualMLP(*args)
         self.g_encoder = ResidualMLP(*args)

@@ -136,6 +136,11 @@ class NetworkSpec(_Section):
         description="Rematerialise each residual block on the backward pass (less memory, "
         "about one more forward pass of compute).",
     )
+    scan: bool = Field(
+        True,
+        description="Apply the residual blocks with lax.scan over stacked parameters (compile "
+        "time flat in depth); false unrolls them as the reference implementation does.",
+    )
     dtype: Literal["float32", "bfloat16"] = Field(
         "float32",
         description="Compute dtype of Dense layers; parameters and LayerNorm statistics stay "

@@ -176,6 +176,7 @@ class CRL:
             residual=net.residual,
             remat=net.remat,
             dtype=net.dtype,
+            scan=net.scan,
         )
         self.actor = Actor(action_dim, net.actor_depth, net.resolved_actor_width, **common)
         self.critic = Critic(net.critic_depth, net.width, net.repr_dim, **common)

@@ -1,0 +1,251 @@
+"""``harness report``: tables and plots of a spec's (or a folder's) results.
+
+Wired into :mod:`harness.cli` with ``add_report_parser(sub)``. This module is the printing
+layer of the report: :mod:`harness.report` computes, :mod:`harness.plots` draws, and the
+handler prints tables (rich) or JSON and writes ``report.md`` and the PNGs under
+``results/<spec>/report/`` (for a folder argument, ``<folder>/report/``).
+
+Exit codes (``shared/DESIGN.md``): 0 ok, 2 bad input (no results, unknown field or run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+_WIDTH = max(shutil.get_terminal_size((160, 24)).columns, 120)
+_out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+_err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+
+USAGE_EXAMPLES = """examples:
+  harness report specs/ant_u_maze_depth.yaml
+  harness report results/ --by critic_depth width
+  harness report specs/quickstart.yaml --metric eval/success_any --last 3 --json
+  harness report specs/ant_u_maze_depth.yaml --reference paper --compare 64 4
+  harness report specs/quickstart.yaml --value-map 1a2b3c --goal 4,4
+"""
+
+
+def add_report_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``report`` subcommand (and its handler) to ``harness``'s subparsers."""
+    p = sub.add_parser(
+        "report",
+        help="tables and plots of results: mean, s.e., IQM with bootstrap CI, depth scaling",
+        description=(
+            "Read every run's Parquet under a spec's results folder (results/<spec name>/) or "
+            "under a folder, take each run's final score (mean of its last K evaluations), "
+            "print a table per environment and setting, and write PNG plots and report.md "
+            "to <results folder>/report/."
+        ),
+        epilog=USAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("target", metavar="SPEC|DIR", help="a spec file, or a folder of run folders")
+    p.add_argument(
+        "--by",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="FIELD",
+        help="grouping fields after env_id: Parquet columns (critic_depth, actor_depth, width, "
+        "batch_size, algo, data_mode, spec, seed) or dotted config paths (network.width); "
+        "default: critic_depth",
+    )
+    p.add_argument(
+        "--metric",
+        default="eval/time_at_goal",
+        help="metric to score (default: eval/time_at_goal)",
+    )
+    p.add_argument(
+        "--last",
+        type=int,
+        default=None,
+        metavar="K",
+        help="final score = mean of the last K evaluations (default: 5 online, as the paper; "
+        "3 offline, as OGBench)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument(
+        "--reference",
+        choices=["paper"],
+        default=None,
+        help="add the paper's time at goal (Wang et al. 2025 table) to the table and the "
+        "depth plots",
+    )
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        default=None,
+        help="probability that setting A beats setting B, per env with a bootstrap CI; a "
+        "setting is field=value[,field=value] or a bare value of the first --by field "
+        "(--compare 64 4)",
+    )
+    p.add_argument(
+        "--results",
+        default="results",
+        help="results folder for a SPEC argument (default: results)",
+    )
+    p.add_argument(
+        "--value-map",
+        default=None,
+        metavar="RUN_ID",
+        help="draw the critic's value map over the maze for this run (id or unique prefix); "
+        "default: the best run of each point/ant maze that has params/",
+    )
+    p.add_argument(
+        "--goal",
+        default=None,
+        metavar="X,Y",
+        help="goal of the value map in metres (default: the centre of the farthest goal cell)",
+    )
+    p.add_argument(
+        "--no-plots", action="store_true", help="print the tables only; write no PNG or report.md"
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.set_defaults(func=cmd_report)
+
+
+def _resolve(args: argparse.Namespace) -> tuple[Path, Any]:
+    """The folder to read and, for a spec argument, the loaded spec."""
+    target = Path(args.target)
+    if target.is_dir():
+        return target, None
+    if not target.exists():
+        from harness.report import ReportError
+
+        raise ReportError(f"{target}: no such spec file or results folder")
+    from harness.spec import load_spec
+
+    spec = load_spec(target)
+    return Path(args.results) / spec.name, spec
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Handler of ``harness report``; returns the exit code."""
+    from harness.report import ReportError
+    from harness.spec import SpecError
+
+    try:
+        return _report(args)
+    except SpecError as exc:
+        for line in exc.problems:
+            _err.print(line, markup=False)
+        return EXIT_BAD_INPUT
+    except ReportError as exc:
+        _err.print(f"harness report: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harness import report as rp
+
+    if args.last is not None and args.last < 1:
+        raise rp.ReportError(f"--last must be >= 1, got {args.last}")
+    folder, spec = _resolve(args)
+    by = rp.normalise_by(args.by)
+    extra = list(by)
+    if args.compare:
+        for text in args.compare:
+            extra += list(rp.parse_setting(text, by))
+    goal = rp.parse_goal(args.goal) if args.goal else None
+    if spec is not None and not folder.exists():
+        raise rp.ReportError(
+            f"no results found: {folder} does not exist (run `harness run {args.target}` "
+            f"first, or pass --results)"
+        )
+    runs = rp.load_runs(folder, args.metric, args.last, extra)
+    if spec is not None:
+        runs += rp.pending_runs(spec, Path(args.results), runs)
+    report = rp.build_report(
+        folder,
+        runs,
+        metric=args.metric,
+        last_k=args.last,
+        by=by,
+        compare_settings=tuple(args.compare) if args.compare else None,
+        reference=args.reference == "paper",
+        seed=args.seed,
+    )
+    value_runs = []
+    if args.value_map:
+        value_runs = [rp.find_run(runs, args.value_map)]
+    elif not args.no_plots:
+        value_runs = rp.best_maze_runs(report)
+    if goal is not None and not args.value_map and not value_runs:
+        _err.print("--goal given but no run to draw a value map for", markup=False)
+    value_maps = []
+    warnings = list(report.warnings)
+    for run in value_runs:
+        try:
+            value_maps.append(rp.value_map(run, goal))
+        except rp.ReportError as exc:
+            if args.value_map:
+                raise
+            warnings.append(f"no value map for {run.run_id}: {exc}")
+    out_dir = folder / "report"
+    plots: list[tuple[Path, str]] = []
+    md_path = None
+    if not args.no_plots:
+        from harness.plots import write_plots
+
+        plots = write_plots(report, out_dir, value_maps)
+        md_path = rp.write_markdown(report, out_dir, plots)
+    elif value_maps:
+        from harness.plots import plot_value_map
+
+        made = plot_value_map(value_maps[0], out_dir / f"value_map_{value_maps[0].run.run_id}.png")
+        plots = [(made, "value map")]
+    if args.json:
+        payload = rp.to_json(report, [p for p, _ in plots], out_dir if md_path else None)
+        payload["warnings"] = warnings
+        print(json.dumps(payload, indent=2))
+        return EXIT_OK
+    _print(report)
+    for warning in warnings:
+        _err.print(f"note: {warning}", markup=False)
+    if md_path is not None:
+        _out.print(f"wrote {md_path} and {len(plots)} plots in {out_dir}", markup=False)
+    elif plots:
+        _out.print(f"wrote {plots[0][0]}", markup=False)
+    return EXIT_OK
+
+
+def _print(report: Any) -> None:
+    from harness import report as rp
+
+    _out.print(
+        f"{report.source}: {len(report.completed)} completed runs in the table, "
+        f"{len(report.not_finished)} not finished. Final score: {rp.final_score_text(report)}.",
+        markup=False,
+    )
+    for env_id in report.envs():
+        header, rows = rp.table_rows(report, env_id)
+        table = Table(title=f"{env_id}: {report.metric}")
+        for i, name in enumerate(header):
+            table.add_column(name, justify="left" if i < len(report.by) - 1 else "right")
+        for row in rows:
+            table.add_row(*row)
+        _out.print(table)
+    if not report.groups:
+        _out.print("no completed run has evaluations of this metric yet", markup=False)
+    if report.comparison is not None:
+        _out.print("probability of improvement:", markup=False)
+        for line in rp.comparison_lines(report.comparison):
+            _out.print(f"  {line}", markup=False)
+    if report.not_finished:
+        header, rows = rp.not_finished_rows(report)
+        table = Table(title="not finished (not in the tables)")
+        for name in header:
+            table.add_column(name)
+        for row in rows:
+            table.add_row(*row)
+        _out.print(table)
