@@ -9,6 +9,13 @@ import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+# Import the physics stack before any test captures stderr: libraries that keep a handle on the
+# stream they first saw (absl logging) would otherwise write to a closed capture file at exit.
+import harness.slurm  # noqa: F401  (submitit sets up logging on import)
+from harness.cli import _import_quietly
+
+_import_quietly()
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _compile_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:

@@ -157,3 +157,25 @@ def test_failed_job_is_shown_and_resubmitted_alone(
     assert "non-finite" in failed["error"]
     again = _submit(spec, results, capsys)
     assert again == [failed["run_id"]]
+
+
+def test_cancel_stops_queued_and_running_jobs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(tmp_path, "cancel", "seeds: [0]\n", total=200_000, evals=2)
+    results = tmp_path / "results"
+    assert len(_submit(spec, results, capsys)) == 1
+    assert main(["cancel", str(spec), "--results", str(results)]) == 0
+    assert "cancelled" in capsys.readouterr().out
+    rows = _wait_until(spec, results, lambda rs: rs[0]["status"] == "cancelled", timeout_s=60)
+    job = rows[0]["slurm_job_id"]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        listed = subprocess.run(
+            ["squeue", "-h", "--jobs", job], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if not listed:
+            break
+        time.sleep(0.5)
+    assert not listed
+    assert _status(spec, results)[0]["status"] == "cancelled"

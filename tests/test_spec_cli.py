@@ -147,6 +147,17 @@ def test_validate_plan_and_schema(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert not (tmp_path / "r").exists()
 
 
+def test_slurm_requested_without_slurm_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, GOOD + "hardware: {executor: slurm}\n")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
+    code = main(["run", str(path), "--results", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no Slurm is reachable" in err and "--executor local" in err
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("spec_file", sorted(Path("specs").glob("*.yaml")))
 def test_shipped_specs_validate(spec_file: Path) -> None:
     assert main(["validate", str(spec_file)]) == 0
