@@ -429,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_results(p)
     p.set_defaults(func=cmd_cancel)
 
+    from harness.report_cli import add_report_parser
+
+    add_report_parser(sub)
+
     p = sub.add_parser("bench", help="compile time, speed and memory of the CRL update by depth")
     p.add_argument("--depths", default="4,16,64,256,1024")
     p.add_argument("--width", type=int, default=256)

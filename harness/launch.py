@@ -8,6 +8,7 @@ failures, report them together at the end).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -86,6 +87,20 @@ def _slurm_job_id() -> str | None:
     return os.environ.get("SLURM_JOB_ID")
 
 
+def _trainer(run: PlannedRun, cache: dict[str, Any] | None) -> Any:
+    """The run's Trainer, shared with earlier runs of the same config up to the seed (the seed
+    only changes the PRNG keys, which are run-time inputs of the compiled programs)."""
+    from harness.train import Trainer
+
+    if cache is None:
+        return Trainer(run.config)
+    key = json.dumps(run.config.model_dump(mode="json", exclude={"seed"}), sort_keys=True)
+    if key not in cache:
+        cache.clear()  # keep one: a sweep is ordered with seeds innermost
+        cache[key] = Trainer(run.config)
+    return cache[key]
+
+
 def write_run_config(
     spec: Spec, run: PlannedRun, results: Path, provenance: dict[str, Any]
 ) -> RunDir:
@@ -113,6 +128,7 @@ def execute_run(
     provenance: dict[str, Any],
     reporter: Reporter | None = None,
     stop: threading.Event | None = None,
+    trainers: dict[str, Any] | None = None,
 ) -> RunOutcome:
     """Train one run and write its folder; never raises for a failure inside training.
 
@@ -121,7 +137,8 @@ def execute_run(
     with a checkpoint resumes from it: evaluation rows recorded after the checkpoint are
     dropped and made again, so the final Parquet has each evaluation exactly once. When
     ``stop`` is set (preemption), the run checkpoints, is recorded as ``preempted`` and
-    returns.
+    returns. ``trainers`` caches built :class:`~harness.train.Trainer` objects across runs
+    that differ only in their seed, so their programs are traced and compiled once.
 
     Args:
         provenance: the spec file, overrides and command line, stored in ``config.json``.
@@ -178,6 +195,7 @@ def execute_run(
         final = train(
             run.config,
             callbacks,
+            trainer=_trainer(run, trainers),
             checkpoint_dir=rundir.checkpoint,
             checkpoint_every_s=60.0 * spec.hardware.checkpoint_every_min,
             stop=stop,
@@ -252,13 +270,14 @@ def run_local(
     reporter = reporter or NullReporter()
     runs = expand(spec)
     outcomes = []
+    trainers: dict[str, Any] = {}
     for index, run in enumerate(runs, start=1):
         if RunDir(results, spec.name, run.run_id).is_complete():
             reporter.run_skipped(index, len(runs), run.run_id, label(run))
             outcomes.append(RunOutcome(run.run_id, "skipped"))
             continue
         reporter.run_started(index, len(runs), run.run_id, label(run))
-        outcomes.append(execute_run(spec, run, results, provenance, reporter))
+        outcomes.append(execute_run(spec, run, results, provenance, reporter, trainers=trainers))
     return outcomes
 
 

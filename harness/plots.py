@@ -132,6 +132,23 @@ def _floor(ax: Any, metric: str) -> None:
         ax.set_ylim(-0.03 * top, top)
 
 
+def _legend_below(
+    ax: Any, handles: list[Any] | None = None, labels: list[str] | None = None, ncol: int = 2
+) -> None:
+    """The legend under the axes (below the x label), where it never hides data."""
+    if handles is None or labels is None:
+        handles, labels = ax.get_legend_handles_labels()
+    ax.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=ncol,
+        fontsize=8,
+        frameon=False,
+    )
+
+
 def _save(fig: Any, path: Path) -> Path:
     plt = _pyplot()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +220,8 @@ def plot_depth_scaling(report: Report, env_id: str, path: Path) -> Path | None:
     episode_length = _episode_length(runs)
     tick_depths = list(depths)
     handles, labels = ax.get_legend_handles_labels()
+    twin: Any = None
+    paper_top = 0.0
     if report.reference and report.metric.endswith("time_at_goal"):
         ref = {d: v for (e, d), v in read_reference().items() if e == env_id}
         if ref:
@@ -221,34 +240,40 @@ def plot_depth_scaling(report: Report, env_id: str, path: Path) -> Path | None:
                 mfc="none",
                 capsize=3,
                 lw=1,
-                label="paper, Wang et al. 2025: mean ± s.e. (s.e. at D4, D64 only)",
+                label="paper, Wang et al. 2025, width 256: mean ± s.e. (s.e. at D4, D64 only)",
             )
             if not same_axis:
-                target.set_ylabel("paper: time at goal (steps of 1000 within 0.5 m)")
-                _floor(target, report.metric)
+                twin = target
+                paper_top = float(np.nanmax(rm + np.where(np.isfinite(rse), rse, 0.0)))
                 h2, l2 = target.get_legend_handles_labels()
                 handles, labels = handles + h2, labels + l2
             else:
                 handles, labels = ax.get_legend_handles_labels()
         else:
-            ax.text(
-                0.99,
-                0.01,
-                f"no paper number for {env_id}",
-                transform=ax.transAxes,
-                ha="right",
-                va="bottom",
-                fontsize=8,
-                color="grey",
-            )
+            (blank,) = ax.plot([], [], " ")
+            handles, labels = [*handles, blank], [*labels, f"paper: no number for {env_id}"]
     _depth_axis(ax, tick_depths)
     ax.set_ylabel(metric_label(report.metric, episode_length))
     _floor(ax, report.metric)
+    if twin is not None:
+        # The paper's axis is the left one rescaled to 1000-step episodes: equal heights mean
+        # equal fractions of the episode at the goal.
+        scale = PAPER_EPISODE_LENGTH / episode_length if episode_length else 1.0
+        y_low, y_high = (float(v) for v in ax.get_ylim())
+        y_high = max(y_high, 1.05 * paper_top / scale)
+        ax.set_ylim(y_low, y_high)
+        twin.set_ylim(y_low * scale, y_high * scale)
+        twin.set_ylabel(
+            "paper: time at goal (steps of 1000)\n(scaled: same fraction of the episode as left)"
+            if episode_length
+            else "paper: time at goal (steps of 1000)",
+            fontsize=8,
+        )
     ax.grid(True, lw=0.3, alpha=0.6)
     ax.set_title(
         f"{env_id}: final score vs critic depth\n({final_score_text(report, runs)})", fontsize=10
     )
-    ax.legend(handles, labels, fontsize=8, loc="best")
+    _legend_below(ax, handles, labels)
     return _save(fig, path)
 
 
@@ -302,7 +327,7 @@ def plot_learning_curves(report: Report, env_id: str, path: Path) -> Path | None
         f"{env_id}: learning curves, mean ± 1 s.e. over seeds (deterministic-policy evaluations)",
         fontsize=10,
     )
-    ax.legend(fontsize=8, loc="best")
+    _legend_below(ax)
     return _save(fig, path)
 
 
@@ -317,7 +342,7 @@ def plot_width_vs_depth(report: Report, env_id: str, path: Path) -> Path | None:
     depths of one width, dotted grey lines the widths of one depth, so points at matched
     parameter counts can be compared (Wang et al. 2025: depth 8 at width 256 beats depth 4 at
     any width up to 2048). None unless the env has runs at two or more widths."""
-    from matplotlib.ticker import EngFormatter
+    from matplotlib.ticker import EngFormatter, LogLocator
 
     runs = [r for r in _env_runs(report, env_id) if r.critic_params]
     groups = group_stats(runs, ("env_id", "width", "critic_depth"), report.seed)
@@ -351,9 +376,11 @@ def plot_width_vs_depth(report: Report, env_id: str, path: Path) -> Path | None:
     for i, (_depth, points) in enumerate(sorted(by_depth.items())):
         if len(points) > 1:
             px, py = zip(*sorted(points), strict=True)
-            ax.plot(px, py, ":", color="grey", lw=1, label="same depth, wider" if i == 0 else "_")
+            label = "same depth, other widths" if i == 0 else "_"
+            ax.plot(px, py, ":", color="grey", lw=1, zorder=1, label=label)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(EngFormatter(sep=" "))
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
     ax.xaxis.set_minor_formatter(EngFormatter(sep=" "))
     ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("critic parameters (phi and psi encoders; log scale)")
@@ -364,7 +391,7 @@ def plot_width_vs_depth(report: Report, env_id: str, path: Path) -> Path | None:
         f"{final_score_text(report, runs)})",
         fontsize=10,
     )
-    ax.legend(fontsize=8, loc="best")
+    _legend_below(ax)
     return _save(fig, path)
 
 
@@ -399,9 +426,11 @@ def plot_online_offline(report: Report, path: Path) -> Path | None:
         ax.set_ylabel(metric_label(report.metric, _episode_length(mode_runs)))
         _floor(ax, report.metric)
         ax.grid(True, lw=0.3, alpha=0.6)
-        ax.set_title(f"{titles.get(mode, mode)}: {final_score_text(report, mode_runs)}", fontsize=9)
-        ax.legend(fontsize=8, loc="best")
-    fig.suptitle("Online vs offline: final score vs critic depth (mean ± 1 s.e. over seeds)")
+        ax.set_title(f"{titles.get(mode, mode)}\n{final_score_text(report, mode_runs)}", fontsize=9)
+        _legend_below(ax, ncol=1)
+    fig.suptitle(
+        "Online vs offline: final score vs critic depth (mean ± 1 s.e. over seeds)", y=1.04
+    )
     return _save(fig, path)
 
 
@@ -472,14 +501,14 @@ def plot_value_map(vm: ValueMap, path: Path) -> Path:
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
     formula = {
-        "l2": "-||phi(s, a) - psi(g)||_2",
-        "l2_squared": "-||phi(s, a) - psi(g)||^2",
-        "dot": "phi(s, a) . psi(g)",
-        "cosine": "cos(phi(s, a), psi(g))",
+        "l2": r"$-\|\phi(s, a) - \psi(g)\|_2$",
+        "l2_squared": r"$-\|\phi(s, a) - \psi(g)\|_2^2$",
+        "dot": r"$\phi(s, a)^\top \psi(g)$",
+        "cosine": r"$\cos(\phi(s, a), \psi(g))$",
     }.get(vm.energy, vm.energy)
     bar = fig.colorbar(image, ax=ax, shrink=0.85)
     bar.set_label(
-        f"critic value f(s, a, g) = {formula}  (higher: the critic expects to reach g sooner)"
+        f"critic value f(s, a, g) = {formula}\n(higher: the critic expects to reach g sooner)"
     )
     run = vm.run
     ax.set_title(
@@ -492,6 +521,12 @@ def plot_value_map(vm: ValueMap, path: Path) -> Path:
     return _save(fig, path)
 
 
+def value_map_name(vm: ValueMap) -> str:
+    """File name of a value map: ``value_map_<run_id>_goal_<x>_<y>.png`` (metres)."""
+    x, y = vm.goal_xy
+    return f"value_map_{vm.run.run_id}_goal_{x:g}_{y:g}.png"
+
+
 def write_plots(
     report: Report, out_dir: Path, value_maps: Sequence[ValueMap] = ()
 ) -> list[tuple[Path, str]]:
@@ -499,7 +534,7 @@ def write_plots(
 
     Files in ``out_dir``: ``depth_scaling_<env>.png`` (two or more depths),
     ``learning_curves_<env>.png``, ``width_vs_depth_<env>.png`` (two or more widths),
-    ``online_vs_offline.png`` (both data modes), ``value_map_<run_id>.png``.
+    ``online_vs_offline.png`` (both data modes), ``value_map_<run_id>_goal_<x>_<y>.png``.
     """
     out_dir = Path(out_dir)
     written: list[tuple[Path, str]] = []
@@ -517,7 +552,7 @@ def write_plots(
     if made:
         written.append((made, "online vs offline: final score vs critic depth"))
     for vm in value_maps:
-        made = plot_value_map(vm, out_dir / f"value_map_{vm.run.run_id}.png")
+        made = plot_value_map(vm, out_dir / value_map_name(vm))
         written.append(
             (made, f"{vm.run.env_id}: critic value map of run {vm.run.run_id}, goal {vm.goal_xy}")
         )

@@ -67,6 +67,8 @@ DEPTH_FIELDS = ("critic_depth", "network.critic_depth")
 #: Where ``--reference paper`` reads the paper's table (columns env_id, critic_depth, mean, se,
 #: source).
 PAPER_REFERENCE = "paper_reference.csv"
+#: Width of the paper's depth-scaling runs; its numbers are shown only beside runs of this width.
+PAPER_WIDTH = 256
 
 
 class ReportError(Exception):
@@ -138,7 +140,8 @@ class GroupStats:
         ratio: ``mean / mean of the shallowest setting`` of the same environment and other
             fields; None when there is no depth field, or the base mean is not positive.
         ratio_base: critic depth of that shallowest setting.
-        reference: the paper's ``(mean, se)`` for this env and depth (se may be NaN), or None.
+        reference: the paper's ``(mean, se)`` for this env and depth (se may be NaN), or None
+            (also for widths other than the paper's :data:`PAPER_WIDTH`).
         random_score: mean score of the uniform random policy over the runs, or None.
     """
 
@@ -560,6 +563,13 @@ def load_runs(
     return [read_run(d, metric, last_k, fields, live) for d in dirs]
 
 
+def planned_ids(spec: Any) -> set[str]:
+    """Run ids a :class:`harness.spec.Spec` expands into now (:func:`harness.plan.expand`)."""
+    from harness.plan import expand
+
+    return {run.run_id for run in expand(spec)}
+
+
 def pending_runs(spec: Any, results: Path, found: Iterable[RunResult]) -> list[RunResult]:
     """Runs a spec plans that have no folder yet, as ``pending`` results (never started).
 
@@ -690,7 +700,8 @@ def group_stats(
         means[key] = mean
         depth = members[0].fields.get("critic_depth")
         ref = None
-        if reference is not None and depth is not None:
+        width = members[0].fields.get("width")
+        if reference is not None and depth is not None and width in (None, PAPER_WIDTH):
             ref = reference.get((members[0].env_id, int(depth)))
         randoms = [r.random_score for r in members if r.random_score is not None]
         out.append(
@@ -751,7 +762,7 @@ def pooling_warnings(runs: Iterable[RunResult], by: Sequence[str]) -> list[str]:
                 f"add --by {varying[0].split(' ')[0]} to separate them"
             )
         seeds = [m.fields.get("seed") for m in members]
-        if len(set(map(str, seeds))) < len(seeds):
+        if not varying and len(set(map(str, seeds))) < len(seeds):
             out.append(
                 f"{label}: {len(seeds)} runs but only {len(set(map(str, seeds)))} distinct "
                 "seeds (runs differ in a config field not in --by)"
@@ -759,8 +770,18 @@ def pooling_warnings(runs: Iterable[RunResult], by: Sequence[str]) -> list[str]:
     return out
 
 
+def _same(value: Any, text: str) -> bool:
+    """Whether a field value equals a command-line value (numbers compared as numbers)."""
+    if _text(value) == text:
+        return True
+    try:
+        return float(value) == float(text)
+    except (TypeError, ValueError):
+        return False
+
+
 def _match(run: RunResult, setting: dict[str, str]) -> bool:
-    return all(_text(run.fields.get(f)) == v for f, v in setting.items())
+    return all(_same(run.fields.get(f), v) for f, v in setting.items())
 
 
 def _text(value: Any) -> str:
@@ -1136,15 +1157,18 @@ def write_markdown(report: Report, out_dir: Path, plots: Sequence[tuple[Path, st
         "",
         f"Final score: {final_score_text(report)} per run; groups by "
         f"{', '.join(report.by)}. Mean ± one standard error over seeds (the paper's error "
-        f"bars); IQM = mean of the middle 50 % of seeds with a 95 % percentile bootstrap CI "
-        f"({N_RESAMPLES} resamples, seed {report.seed}); × shallowest = mean / mean of the "
-        "shallowest critic depth.",
+        f"bars); IQM = mean of the middle 50 % of seeds (`scipy.stats.trim_mean(x, 0.25)`: with "
+        f"fewer than 4 seeds nothing is trimmed and it equals the mean) with a 95 % percentile "
+        f"bootstrap CI ({N_RESAMPLES} resamples, seed {report.seed}); × shallowest = mean / "
+        "mean of the shallowest critic depth with the same other fields.",
         "",
     ]
     if report.reference:
         parts += [
-            "Paper: Wang et al. 2025 (arXiv 2503.14858), time at goal out of 1000 steps "
-            "(`harness/data/paper_reference.csv`).",
+            "Paper: Wang et al. 2025 (arXiv 2503.14858), time at goal out of 1000 steps, width "
+            f"{PAPER_WIDTH}, mean ± s.e. (s.e. given at D4 and D64 only; "
+            "`harness/data/paper_reference.csv`); shown beside rows of width "
+            f"{PAPER_WIDTH}.",
             "",
         ]
     for env_id in report.envs():
@@ -1207,22 +1231,6 @@ class ValueMap:
     success_threshold: float
 
 
-def maze_of(env_id: str) -> Any:
-    """The :class:`envs.maze.Maze` of a maze env id, or None for open-floor envs.
-
-    Raises:
-        ReportError: for an unknown env id.
-    """
-    import envs
-    from envs.maze_env import MazeEnv
-
-    try:
-        env = envs.make(env_id)
-    except KeyError as exc:
-        raise ReportError(str(exc)) from None
-    return env.maze if isinstance(env, MazeEnv) else None
-
-
 def far_goal(maze: Any) -> tuple[float, float]:
     """Centre of the goal cell farthest (by maze path, :func:`envs.maze.bfs_distances`) from
     the start cells: a goal that needs the whole maze to reach (metres)."""
@@ -1263,6 +1271,7 @@ def value_map(
     from pydantic import ValidationError
 
     import envs
+    from envs.maze_env import MazeEnv
     from harness.agents.crl import CRL, paired_energy
     from harness.spec import RunConfig
 
@@ -1275,10 +1284,10 @@ def value_map(
         cfg = RunConfig.model_validate((run.config or {}).get("config"))
     except ValidationError as exc:
         raise ReportError(f"run {run.run_id}: config.json does not validate: {exc}") from None
-    maze = maze_of(cfg.env.id)
-    if maze is None:
-        raise ReportError(f"run {run.run_id}: {cfg.env.id} is not a maze; value maps need walls")
     env = envs.make(cfg.env.id)
+    if not isinstance(env, MazeEnv):
+        raise ReportError(f"run {run.run_id}: {cfg.env.id} is not a maze; value maps need walls")
+    maze = env.maze
     info = envs.info(cfg.env.id)
     rows, cols = maze.shape
     cs = maze.cell_size

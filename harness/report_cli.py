@@ -11,6 +11,7 @@ Exit codes (``shared/DESIGN.md``): 0 ok, 2 bad input (no results, unknown field 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -163,8 +164,18 @@ def _report(args: argparse.Namespace) -> int:
             f"first, or pass --results)"
         )
     runs = rp.load_runs(folder, args.metric, args.last, extra)
+    plan_notes = []
     if spec is not None:
-        runs += rp.pending_runs(spec, Path(args.results), runs)
+        pending = rp.pending_runs(spec, Path(args.results), runs)
+        off_plan = len(runs) - (len(rp.planned_ids(spec)) - len(pending))
+        runs += pending
+        if pending and off_plan:
+            plan_notes.append(
+                f"{off_plan} run folders in {folder} are not runs that {args.target} expands "
+                f"into now, and {len(pending)} of its runs have no folder yet: the spec or "
+                "the run config format changed since they ran (run ids hash the resolved "
+                "config); the old runs are reported from their own config.json"
+            )
     report = rp.build_report(
         folder,
         runs,
@@ -183,7 +194,7 @@ def _report(args: argparse.Namespace) -> int:
     if goal is not None and not args.value_map and not value_runs:
         _err.print("--goal given but no run to draw a value map for", markup=False)
     value_maps = []
-    warnings = list(report.warnings)
+    warnings = list(report.warnings) + plan_notes
     for run in value_runs:
         try:
             value_maps.append(rp.value_map(run, goal))
@@ -191,6 +202,7 @@ def _report(args: argparse.Namespace) -> int:
             if args.value_map:
                 raise
             warnings.append(f"no value map for {run.run_id}: {exc}")
+    report = dataclasses.replace(report, warnings=tuple(warnings))
     out_dir = folder / "report"
     plots: list[tuple[Path, str]] = []
     md_path = None
@@ -200,17 +212,16 @@ def _report(args: argparse.Namespace) -> int:
         plots = write_plots(report, out_dir, value_maps)
         md_path = rp.write_markdown(report, out_dir, plots)
     elif value_maps:
-        from harness.plots import plot_value_map
+        from harness.plots import plot_value_map, value_map_name
 
-        made = plot_value_map(value_maps[0], out_dir / f"value_map_{value_maps[0].run.run_id}.png")
+        made = plot_value_map(value_maps[0], out_dir / value_map_name(value_maps[0]))
         plots = [(made, "value map")]
     if args.json:
         payload = rp.to_json(report, [p for p, _ in plots], out_dir if md_path else None)
-        payload["warnings"] = warnings
         print(json.dumps(payload, indent=2))
         return EXIT_OK
     _print(report)
-    for warning in warnings:
+    for warning in report.warnings:
         _err.print(f"note: {warning}", markup=False)
     if md_path is not None:
         _out.print(f"wrote {md_path} and {len(plots)} plots in {out_dir}", markup=False)
