@@ -19,7 +19,7 @@ arXiv 2408.11052); see :mod:`envs.base` for the reward, done and observation con
 from __future__ import annotations
 
 from envs.base import EPISODE_LENGTH, EnvInfo, GoalEnv, goal_metrics
-from envs.bench import check
+from envs.check import check
 from envs.registry import info, list_envs, make
 from envs.render import render
 

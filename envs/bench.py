@@ -1,12 +1,13 @@
-"""Throughput of ``jit(vmap(env.step))`` on the current JAX device, and a smoke check.
+"""Throughput of ``jit(vmap(env.step))`` on the current JAX device.
 
 Usage::
 
     python -m envs.bench [ENV_ID ...] [--batch 64 256] [--steps 200]
 
-Prints one line per (env id, batch size): the compile time of the step, env steps per second
-(``batch * steps / wall seconds``, after compilation) and whether every observation stayed
-finite. Random actions in ``[-1, 1]``; :func:`check` does the same for one batch size.
+Prints one line per (env id, batch size), from :func:`envs.check.check`: the wall seconds of
+the jitted reset and first step (trace + compile + run), env steps per second
+(``batch * steps / wall seconds``, after compilation), whether every observation stayed finite,
+and the share of envs that fell (done). Random actions in ``[-1, 1]``; envs are not reset.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from envs.check import check
 from envs.registry import list_envs, make
 
 
@@ -70,65 +71,6 @@ def measure_step_throughput(env_id: str, batch_size: int, n_steps: int = 200) ->
     jax.block_until_ready(state)
     wall_s = time.perf_counter() - t0
     return StepThroughput(env_id, batch_size, compile_s, batch_size * n_steps / wall_s)
-
-
-def check(env_id: str, batch: int = 64, steps: int = 100, seed: int = 0) -> dict[str, Any]:
-    """Reset ``batch`` envs, step them ``steps`` times with random actions, and report.
-
-    The envs are not reset when done (unhealthy): a fallen robot keeps being simulated, which is
-    also a test of the physics' stability. The finiteness of every step's observation is
-    accumulated on the device, so the timing includes no host round trip per step.
-
-    Args:
-        env_id: registered env id.
-        batch: parallel envs (vmapped), >= 1.
-        steps: timed env steps after the compiling one, >= 1.
-        seed: PRNG seed of the resets and the actions.
-
-    Returns:
-        ``{"env_id", "batch", "steps", "compile_s"`` (wall seconds of the jitted reset and the
-        first jitted step, trace + compile + run)``, "steps_per_s"`` (``batch * steps`` / wall
-        seconds after compilation)``, "finite"`` (bool: every obs, reward and ``dist`` of every
-        step finite)``, "done_frac"`` (share of envs that were done at least once)``}``.
-
-    Raises:
-        KeyError: for an unknown env id; ValueError: if ``batch`` or ``steps`` is below 1.
-    """
-    if batch < 1 or steps < 1:
-        raise ValueError(f"batch and steps must be >= 1, got batch={batch}, steps={steps}")
-    env = make(env_id)
-    reset = jax.jit(jax.vmap(env.reset))
-    vstep = jax.vmap(env.step)
-
-    @jax.jit
-    def advance(state: Any, action: jax.Array, ok: jax.Array, ever_done: jax.Array) -> Any:
-        state = vstep(state, action)
-        leaves = (state.obs, state.reward, state.metrics["dist"])
-        ok = ok & jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
-        return state, ok, ever_done | (state.done > 0)
-
-    key_reset, key_act = jax.random.split(jax.random.key(seed))
-    t0 = time.perf_counter()
-    state = reset(jax.random.split(key_reset, batch))
-    carry = (jnp.all(jnp.isfinite(state.obs)), jnp.zeros((batch,), bool))
-    state, *carry = advance(state, jnp.zeros((batch, env.action_size)), *carry)
-    jax.block_until_ready((state, carry))
-    compile_s = time.perf_counter() - t0
-    actions = jax.random.uniform(key_act, (steps, batch, env.action_size), jnp.float32, -1, 1)
-    t0 = time.perf_counter()
-    for i in range(steps):
-        state, *carry = advance(state, actions[i], *carry)
-    ok, ever_done = jax.block_until_ready(carry)
-    wall_s = time.perf_counter() - t0
-    return {
-        "env_id": env_id,
-        "batch": batch,
-        "steps": steps,
-        "compile_s": compile_s,
-        "steps_per_s": batch * steps / wall_s,
-        "finite": bool(ok),
-        "done_frac": float(jnp.mean(ever_done)),
-    }
 
 
 def main(argv: list[str] | None = None) -> None:

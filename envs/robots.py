@@ -2,9 +2,10 @@
 
 A :class:`Robot` is static configuration (a frozen dataclass, no arrays); the goal-conditioned
 env classes in :mod:`envs.base`, :mod:`envs.arena` and :mod:`envs.maze_env` combine one robot
-with a task (where starts and goals are drawn). Every robot's state vector starts with
-``concat(q, qd)`` (the point mass and the ant stop there; the humanoid appends body-frame
-quantities, see :class:`Humanoid`) and its horizontal position is ``state[0:2]`` (metres).
+with a task (where starts and goals are drawn). The state vector of the point mass and the ant is
+``concat(q, qd)``; the humanoid's starts with ``concat(q, qd)`` and appends centre-of-mass terms
+(:class:`Humanoid`); the reacher's holds its angles and fingertip (:class:`Reacher`). For all but
+the reacher the horizontal position of the body is ``state[0:2]`` (metres).
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@ Compile time dominates this module (2-core CPU: a jitted step costs 5-9 s for th
 the ant, 10-17 s for the humanoid). So each distinct physics (13: 3 point, 6 ant, 4 humanoid)
 compiles its batched step once, with XLA's backend optimisations off (:data:`FAST_COMPILE`: about
 40% less compile time, slower steps, which at batch 4 and 20 steps does not matter); resets run
-eagerly (vmapped, op by op: those small programs are compiled once per shape and shared by every
-env of a robot, where a jitted reset costs 5-7 s per id); and an ``_eval`` id, whose model is its
-base id's (asserted in ``test_eval_variant_has_the_base_walls_starts_and_model``), steps with its
-base id's compiled step.
+eagerly (vmapped, op by op: those few hundred small programs are compiled once per shape and
+shared by every env of a robot: 8-20 s for a robot's first id, 0.5-2 s for the next, where a
+jitted reset costs 3-6 s per id), except the reacher's (one id, and its first eager reset costs
+30 s); and an ``_eval`` id, whose model is its base id's (asserted in
+``test_eval_variant_has_the_base_walls_starts_and_model``), steps with its base id's compiled step.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ BATCH = 4
 N_STEPS = 20
 FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 """XLA CPU compiler options of the test steps: same semantics, cheaper compile."""
+EAGER_RESET_ROBOTS = ("point", "ant", "humanoid")
+"""Robots whose resets run eagerly in this module (see the module docstring)."""
 ALL_IDS = envs.list_envs()
 MAZE_IDS = [i for i in ALL_IDS if "maze" in i]
 EVAL_IDS = [i for i in MAZE_IDS if i.endswith("_eval")]
@@ -102,7 +105,10 @@ def _build(cache: dict[str, Built], made: dict[str, envs.GoalEnv], env_id: str) 
     """Make ``env_id``, batch its reset / step, roll out 20 random steps (cached)."""
     if env_id not in cache:
         env = _make(made, env_id)
-        reset = jax.vmap(env.reset)  # eager, see the module docstring
+        if _robot(env_id) in EAGER_RESET_ROBOTS:
+            reset = jax.vmap(env.reset)
+        else:
+            reset = jax.jit(jax.vmap(env.reset), compiler_options=FAST_COMPILE)
         if _base_id(env_id) != env_id:
             step = _build(cache, made, _base_id(env_id)).step
         else:
@@ -122,6 +128,14 @@ def _build(cache: dict[str, Built], made: dict[str, envs.GoalEnv], env_id: str) 
 def built(
     request: pytest.FixtureRequest, cache: dict[str, Built], made: dict[str, envs.GoalEnv]
 ) -> Built:
+    return _build(cache, made, request.param)
+
+
+@pytest.fixture(scope="module", params=[i for i in ALL_IDS if i not in EVAL_IDS])
+def built_base(
+    request: pytest.FixtureRequest, cache: dict[str, Built], made: dict[str, envs.GoalEnv]
+) -> Built:
+    """A non-eval id (an eval id runs its base id's code with other goal cells)."""
     return _build(cache, made, request.param)
 
 
@@ -266,12 +280,17 @@ def test_reset_and_step_leaves_typed_alike(built: Built) -> None:
     assert built.step._cache_size() == 1
 
 
-def test_deterministic_for_a_fixed_key(built: Built) -> None:
+def test_deterministic_for_a_fixed_key(built_base: Built) -> None:
+    built = built_base
     again = built.step(built.reset(built.keys), built.actions[0])
     for a, b in zip(jax.tree.leaves(again), jax.tree.leaves(built.states[1]), strict=True):
         np.testing.assert_array_equal(a, b)
-    other = built.reset(jax.random.split(jax.random.key(1), BATCH))
-    assert not np.allclose(other.info["goal"], built.states[0].info["goal"])
+    # Another key, another task (the sampler is what reset draws with, see base.GoalEnv.reset).
+    rng_task = jax.vmap(lambda k: jax.random.split(k)[0])
+    _, goal = jax.vmap(built.env.sample_start_goal)(rng_task(built.keys))
+    np.testing.assert_array_equal(goal, built.states[0].info["goal"])
+    _, other = jax.vmap(built.env.sample_start_goal)(rng_task(jax.random.split(built.keys[0], 4)))
+    assert not np.allclose(other, goal)
 
 
 def test_success_fires_strictly_under_threshold(built: Built) -> None:
@@ -483,14 +502,16 @@ def test_humanoid_goal_is_at_torso_height_one_to_five_metres_away(
     assert np.histogram(angles, bins=8, range=(-np.pi, np.pi))[0].min() > 80  # uniform bearing
 
 
-def test_reacher_goal_is_the_target_body_within_reach(made: dict[str, envs.GoalEnv]) -> None:
-    env = _make(made, "reacher")
+def test_reacher_goal_is_the_target_body_within_reach(
+    cache: dict[str, Built], made: dict[str, envs.GoalEnv]
+) -> None:
+    b = _build(cache, made, "reacher")
     keys = jax.random.split(jax.random.key(6), 256)
-    goals = np.asarray(jax.vmap(env.sample_start_goal)(keys)[1])
-    np.testing.assert_array_equal(goals[:, 2], 0.01)  # the arm's plane
+    goals = np.asarray(jax.vmap(b.env.sample_start_goal)(keys)[1])
+    np.testing.assert_array_equal(goals[:, 2], np.float32(0.01))  # the arm's plane
     radius = np.linalg.norm(goals[:, :2], axis=-1)
     assert radius.max() <= 0.2 + 1e-6 and radius.max() > 0.18
-    s = jax.vmap(env.reset)(keys[:8])
+    s = b.states[0]
     # The model's target body sits on the goal; the fingertip starts 0.21 m out at z = 0.01.
     np.testing.assert_allclose(s.pipeline_state.x.pos[:, 2], s.info["goal"], atol=1e-6)
     tip = np.asarray(s.obs[:, 4:7])
@@ -548,7 +569,7 @@ def test_done_only_when_torso_height_is_unhealthy(
 
 
 def test_check_reports_speed_and_finiteness() -> None:
-    r = envs.check("point_u_maze", batch=8, steps=5)
+    r = envs.check("point_u_maze", batch=8, steps=5, compiler_options=FAST_COMPILE)
     assert r["env_id"] == "point_u_maze" and (r["batch"], r["steps"]) == (8, 5)
     assert r["finite"] is True
     assert r["compile_s"] > 0 and r["steps_per_s"] > 0
