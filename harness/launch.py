@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.plan import PlannedRun, expand
@@ -281,11 +282,17 @@ def run_local(
     return outcomes
 
 
-def final_score(rundir: RunDir, metric: str, last_k: int) -> float | None:
-    """Mean of the last ``last_k`` evaluations of ``metric`` (paper: last 5), or None."""
-    if not rundir.metrics.exists():
-        return None
-    table = read_metrics(rundir.metrics)
+def final_score(
+    rundir: RunDir, metric: str, last_k: int, table: pa.Table | None = None
+) -> float | None:
+    """Mean of the last ``last_k`` evaluations of ``metric`` (paper: last 5), or None.
+
+    ``table`` is the run's metrics if already read (else the file is read).
+    """
+    if table is None:
+        if not rundir.metrics.exists():
+            return None
+        table = read_metrics(rundir.metrics)
     table = table.filter(pc.equal(table["metric"], metric)).sort_by("env_steps")
     values = table["value"].to_pylist()
     if not values:
@@ -307,8 +314,9 @@ def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
         record = states[run.run_id]["record"]
         status = effective_status(record, states[run.run_id]["live"])
         last_env_steps = None
-        if rundir.metrics.exists():
-            steps = read_metrics(rundir.metrics)["env_steps"].to_pylist()
+        table = read_metrics(rundir.metrics) if rundir.metrics.exists() else None
+        if table is not None:
+            steps = table["env_steps"].to_pylist()
             last_env_steps = max(steps) if steps else None
         rows.append(
             {
@@ -324,10 +332,10 @@ def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
                 "attempts": record.get("attempts", 0),
                 "resumes": record.get("resumes", 0),
                 "env_steps": last_env_steps,
-                "time_at_goal": final_score(rundir, "eval/time_at_goal", cfg.eval.last_k),
-                "success_any": final_score(rundir, "eval/success_any", cfg.eval.last_k),
-                "random_time_at_goal": final_score(rundir, "random/time_at_goal", 1),
-                "last_time_at_goal": final_score(rundir, "eval/time_at_goal", 1),
+                "time_at_goal": final_score(rundir, "eval/time_at_goal", cfg.eval.last_k, table),
+                "success_any": final_score(rundir, "eval/success_any", cfg.eval.last_k, table),
+                "random_time_at_goal": final_score(rundir, "random/time_at_goal", 1, table),
+                "last_time_at_goal": final_score(rundir, "eval/time_at_goal", 1, table),
                 "wall_s": record.get("wall_s"),
                 "error": (record.get("error") or {}).get("message"),
             }

@@ -94,8 +94,14 @@ def write_metrics(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
 
 
 def read_metrics(path: Path) -> pa.Table:
-    """Read one run's metrics.parquet."""
-    return pq.read_table(path)
+    """Read one run's metrics.parquet.
+
+    The file is opened once and read through that handle: a writer may atomically replace the
+    path at any moment, and the open handle keeps reading one consistent file (a path-based
+    read could take the footer from one version and pages from the next).
+    """
+    with open(path, "rb") as handle:
+        return pq.read_table(pa.BufferReader(handle.read()))
 
 
 class RunDir:
