@@ -1,18 +1,24 @@
-"""Tests of the goal-conditioned envs: real brax envs at batch 4, each physics jitted once.
+"""Tests of the goal-conditioned envs: real brax envs at batch 4, each physics compiled once.
 
 Compile time dominates this module (2-core CPU: a jitted step costs 5-9 s for the point mass and
-the ant, 10-17 s for the humanoid). So each distinct physics (13: 3 point, 6 ant, 4 humanoid)
-compiles its batched step once, with XLA's backend optimisations off (:data:`FAST_COMPILE`: about
-40% less compile time, slower steps, which at batch 4 and 20 steps does not matter); resets run
-eagerly (vmapped, op by op: those few hundred small programs are compiled once per shape and
-shared by every env of a robot: 8-20 s for a robot's first id, 0.5-2 s for the next, where a
-jitted reset costs 3-6 s per id), except the reacher's (one id, and its first eager reset costs
-30 s); and an ``_eval`` id, whose model is its base id's (asserted in
-``test_eval_variant_has_the_base_walls_starts_and_model``), steps with its base id's compiled step.
+the ant, 10-17 s for the humanoid). So:
+
+- each distinct physics (14: 3 point, 6 ant, 4 humanoid, 1 reacher) compiles its batched step
+  once, ahead of time, in a second thread while its reset runs, with XLA's backend optimisations
+  off (:data:`FAST_COMPILE`: about 40% less compile time and slower steps, which at batch 4 and
+  20 steps do not matter);
+- resets run eagerly (vmapped, op by op: those few hundred small programs are compiled once per
+  shape and shared by every id of a robot: 8-20 s for a robot's first id, 0.5-2 s for the next,
+  where a jitted reset costs 3-6 s per id), except the reacher's (one id; its first eager reset
+  costs 30 s);
+- an ``_eval`` id, whose model is its base id's (asserted in
+  ``test_eval_variant_has_the_base_walls_starts_and_model``), steps with its base id's compiled
+  step.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import pathlib
 from typing import Any
@@ -109,15 +115,21 @@ def _build(cache: dict[str, Built], made: dict[str, envs.GoalEnv], env_id: str) 
             reset = jax.vmap(env.reset)
         else:
             reset = jax.jit(jax.vmap(env.reset), compiler_options=FAST_COMPILE)
-        if _base_id(env_id) != env_id:
-            step = _build(cache, made, _base_id(env_id)).step
-        else:
-            step = jax.jit(jax.vmap(env.step), compiler_options=FAST_COMPILE)
         key_reset, key_act = jax.random.split(jax.random.key(0))
         shape = (N_STEPS, BATCH, env.action_size)
         actions = jax.random.uniform(key_act, shape, minval=-1, maxval=1)
         keys = jax.random.split(key_reset, BATCH)
-        states = [reset(keys)]
+        if _base_id(env_id) != env_id:
+            step = _build(cache, made, _base_id(env_id)).step
+            states = [reset(keys)]
+        else:
+            # Compile the step on the second core while the reset runs (XLA releases the GIL).
+            state_type = jax.eval_shape(reset, keys)
+            lowered = jax.jit(jax.vmap(env.step)).trace(state_type, actions[0]).lower()
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                compiling = pool.submit(lowered.compile, FAST_COMPILE)
+                states = [reset(keys)]
+                step = compiling.result()
         for a in actions:
             states.append(step(states[-1], a))
         cache[env_id] = Built(env, reset, step, keys, states, actions)
@@ -271,13 +283,13 @@ def test_reset_and_step_shapes_and_values(built: Built) -> None:
 
 
 def test_reset_and_step_leaves_typed_alike(built: Built) -> None:
-    """Identical dtypes and weak types, so a jitted step compiles once (per physics)."""
+    """Identical dtypes and weak types, so a jitted step compiles once (per physics); the
+    compiled step here, made for the reset's types, also took every later state."""
     first, later = built.states[0], built.states[-1]
     assert str(jax.tree.structure(first)) == str(jax.tree.structure(later))
     for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(later), strict=True):
         assert (a.shape, a.dtype, a.weak_type) == (b.shape, b.dtype, b.weak_type)
     assert first.obs.dtype == first.reward.dtype == first.done.dtype == jnp.float32
-    assert built.step._cache_size() == 1
 
 
 def test_deterministic_for_a_fixed_key(built_base: Built) -> None:
