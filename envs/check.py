@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any
 
@@ -12,13 +11,7 @@ import jax.numpy as jnp
 from envs.registry import make
 
 
-def check(
-    env_id: str,
-    batch: int = 64,
-    steps: int = 100,
-    seed: int = 0,
-    compiler_options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def check(env_id: str, batch: int = 64, steps: int = 100, seed: int = 0) -> dict[str, Any]:
     """Reset ``batch`` envs, step them ``steps`` times with random actions, and report.
 
     The envs are not reset when done (unhealthy): a fallen robot keeps being simulated, which is
@@ -30,9 +23,6 @@ def check(
         batch: parallel envs (vmapped), >= 1.
         steps: timed env steps after the compiling one, >= 1.
         seed: PRNG seed of the resets and the actions.
-        compiler_options: XLA compiler options of the jitted reset and step, e.g.
-            ``{"xla_backend_optimization_level": 0}`` for a quicker compile (and slower steps:
-            then ``steps_per_s`` is not the env's speed); None keeps XLA's defaults.
 
     Returns:
         ``{"env_id", "batch", "steps", "compile_s"`` (wall seconds of the jitted reset and the
@@ -46,10 +36,10 @@ def check(
     if batch < 1 or steps < 1:
         raise ValueError(f"batch and steps must be >= 1, got batch={batch}, steps={steps}")
     env = make(env_id)
-    reset = jax.jit(jax.vmap(env.reset), compiler_options=compiler_options)
+    reset = jax.jit(jax.vmap(env.reset))
     vstep = jax.vmap(env.step)
 
-    @functools.partial(jax.jit, compiler_options=compiler_options)
+    @jax.jit
     def advance(state: Any, action: jax.Array, ok: jax.Array, ever_done: jax.Array) -> Any:
         state = vstep(state, action)
         leaves = (state.obs, state.reward, state.metrics["dist"])

@@ -3,10 +3,11 @@
 Compile time dominates this module (2-core CPU: a jitted step costs 5-9 s for the point mass and
 the ant, 10-17 s for the humanoid). So:
 
+- XLA's optimisations are off while this module runs (:func:`_fast_compile`): about 40% less
+  compile time for a step, 15-20% for a reset, and slower steps, which at batch 4 and 20 steps
+  do not matter;
 - each distinct physics (14: 3 point, 6 ant, 4 humanoid, 1 reacher) compiles its batched step
-  once, ahead of time, in a second thread while its reset runs, with XLA's backend optimisations
-  off (:data:`FAST_COMPILE`: about 40% less compile time and slower steps, which at batch 4 and
-  20 steps do not matter);
+  once;
 - resets run eagerly (vmapped, op by op: those few hundred small programs are compiled once per
   shape and shared by every id of a robot: 8-20 s for a robot's first id, 0.5-2 s for the next,
   where a jitted reset costs 3-6 s per id), except the reacher's (one id; its first eager reset
@@ -18,9 +19,9 @@ the ant, 10-17 s for the humanoid). So:
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import pathlib
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -49,8 +50,6 @@ from envs.robots import HUMANOID_SPRING_GEAR, PointMass
 
 BATCH = 4
 N_STEPS = 20
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-"""XLA CPU compiler options of the test steps: same semantics, cheaper compile."""
 EAGER_RESET_ROBOTS = ("point", "ant", "humanoid")
 """Robots whose resets run eagerly in this module (see the module docstring)."""
 ALL_IDS = envs.list_envs()
@@ -89,6 +88,17 @@ class Built:
     actions: jax.Array
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _fast_compile() -> Iterator[None]:
+    """XLA without its optimisation passes (``jax_disable_most_optimizations``: backend
+    optimisation level 0, no expensive LLVM passes) for this module's compiles, eager ops
+    included; the previous setting is restored afterwards."""
+    previous = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", previous)
+
+
 @pytest.fixture(scope="module")
 def made() -> dict[str, envs.GoalEnv]:
     """Envs of this module by id, so each MJCF is parsed once (about 1 s each)."""
@@ -114,22 +124,16 @@ def _build(cache: dict[str, Built], made: dict[str, envs.GoalEnv], env_id: str) 
         if _robot(env_id) in EAGER_RESET_ROBOTS:
             reset = jax.vmap(env.reset)
         else:
-            reset = jax.jit(jax.vmap(env.reset), compiler_options=FAST_COMPILE)
+            reset = jax.jit(jax.vmap(env.reset))
         key_reset, key_act = jax.random.split(jax.random.key(0))
         shape = (N_STEPS, BATCH, env.action_size)
         actions = jax.random.uniform(key_act, shape, minval=-1, maxval=1)
         keys = jax.random.split(key_reset, BATCH)
         if _base_id(env_id) != env_id:
             step = _build(cache, made, _base_id(env_id)).step
-            states = [reset(keys)]
         else:
-            # Compile the step on the second core while the reset runs (XLA releases the GIL).
-            state_type = jax.eval_shape(reset, keys)
-            lowered = jax.jit(jax.vmap(env.step)).trace(state_type, actions[0]).lower()
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                compiling = pool.submit(lowered.compile, FAST_COMPILE)
-                states = [reset(keys)]
-                step = compiling.result()
+            step = jax.jit(jax.vmap(env.step))
+        states = [reset(keys)]
         for a in actions:
             states.append(step(states[-1], a))
         cache[env_id] = Built(env, reset, step, keys, states, actions)
@@ -283,13 +287,13 @@ def test_reset_and_step_shapes_and_values(built: Built) -> None:
 
 
 def test_reset_and_step_leaves_typed_alike(built: Built) -> None:
-    """Identical dtypes and weak types, so a jitted step compiles once (per physics); the
-    compiled step here, made for the reset's types, also took every later state."""
+    """Identical dtypes and weak types, so a jitted step compiles once (per physics)."""
     first, later = built.states[0], built.states[-1]
     assert str(jax.tree.structure(first)) == str(jax.tree.structure(later))
     for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(later), strict=True):
         assert (a.shape, a.dtype, a.weak_type) == (b.shape, b.dtype, b.weak_type)
     assert first.obs.dtype == first.reward.dtype == first.done.dtype == jnp.float32
+    assert built.step._cache_size() == 1
 
 
 def test_deterministic_for_a_fixed_key(built_base: Built) -> None:
@@ -581,7 +585,7 @@ def test_done_only_when_torso_height_is_unhealthy(
 
 
 def test_check_reports_speed_and_finiteness() -> None:
-    r = envs.check("point_u_maze", batch=8, steps=5, compiler_options=FAST_COMPILE)
+    r = envs.check("point_u_maze", batch=8, steps=5)
     assert r["env_id"] == "point_u_maze" and (r["batch"], r["steps"]) == (8, 5)
     assert r["finite"] is True
     assert r["compile_s"] > 0 and r["steps_per_s"] > 0
