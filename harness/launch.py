@@ -61,16 +61,10 @@ def label(run: PlannedRun) -> str:
 def _metric_rows(spec_name: str, run: PlannedRun, point: dict[str, Any]) -> list[dict[str, Any]]:
     cfg = run.config
     base = {
-        "run_id": run.run_id,
+        **run.columns(),
         "spec": spec_name,
-        "env_id": cfg.env.id,
         "algo": cfg.algo.name,
         "data_mode": cfg.data.mode,
-        "critic_depth": cfg.network.critic_depth,
-        "actor_depth": cfg.network.actor_depth,
-        "width": cfg.network.width,
-        "batch_size": cfg.algo.batch_size,
-        "seed": cfg.seed,
         "env_steps": point["env_steps"],
         "grad_steps": point["grad_steps"],
         "wall_s": point["wall_s"],
@@ -320,13 +314,7 @@ def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
             last_env_steps = max(steps) if steps else None
         rows.append(
             {
-                "run_id": run.run_id,
-                "env_id": cfg.env.id,
-                "critic_depth": cfg.network.critic_depth,
-                "actor_depth": cfg.network.actor_depth,
-                "width": cfg.network.width,
-                "batch_size": cfg.algo.batch_size,
-                "seed": cfg.seed,
+                **run.columns(),
                 "status": status,
                 "slurm_job_id": record.get("slurm_job_id"),
                 "attempts": record.get("attempts", 0),

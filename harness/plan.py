@@ -37,6 +37,19 @@ class PlannedRun:
     config: RunConfig
     axes: dict[str, Any]
 
+    def columns(self) -> dict[str, Any]:
+        """The run's identifying columns, as in tables and metrics.parquet."""
+        cfg = self.config
+        return {
+            "run_id": self.run_id,
+            "env_id": cfg.env.id,
+            "critic_depth": cfg.network.critic_depth,
+            "actor_depth": cfg.network.actor_depth,
+            "width": cfg.network.width,
+            "batch_size": cfg.algo.batch_size,
+            "seed": cfg.seed,
+        }
+
 
 def run_id(config: RunConfig) -> str:
     """Stable short hash of a run config (see module docstring)."""
@@ -105,13 +118,7 @@ def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:
                 status = "incomplete"
         rows.append(
             {
-                "run_id": run.run_id,
-                "env_id": cfg.env.id,
-                "critic_depth": cfg.network.critic_depth,
-                "actor_depth": cfg.network.actor_depth,
-                "width": cfg.network.width,
-                "batch_size": cfg.algo.batch_size,
-                "seed": cfg.seed,
+                **run.columns(),
                 "env_steps": sched.total_env_steps,
                 "grad_steps": sched.total_grad_steps,
                 **param_counts(cfg),
