@@ -1,8 +1,8 @@
 """Expand a spec into runs, each with a stable ``run_id``.
 
 Runs are the grid product of the sweep axes (in file order) times the seeds. ``run_id`` is the
-first 12 hex digits of the SHA-256 of the canonical JSON (sorted keys) of the resolved
-:class:`~harness.spec.RunConfig`: everything that changes what a run computes (env, network,
+first 12 hex digits of the SHA-256 of the canonical JSON (sorted keys, None-valued fields left
+out) of the resolved :class:`~harness.spec.RunConfig`: everything that changes what a run computes (env, network,
 algo, data, eval, seed) and nothing about where it runs (hardware). The code version is
 recorded in each run record instead (``shared/DESIGN.md``, "Run identity").
 """
@@ -52,8 +52,14 @@ class PlannedRun:
 
 
 def run_id(config: RunConfig) -> str:
-    """Stable short hash of a run config (see module docstring)."""
-    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """Stable short hash of a run config (see module docstring).
+
+    Fields whose value is None are left out of the hashed JSON, so an optional field added to
+    the spec format later (default None) leaves the ids of finished runs unchanged.
+    """
+    canonical = json.dumps(
+        config.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 

@@ -91,15 +91,43 @@ class EnvSpec(_Section):
         "(1000 in the paper).",
     )
 
-    @field_validator("id")
+    eval_id: str | None = Field(
+        None,
+        description="Environment id for evaluation; null = the training env. Must share the "
+        "training env's state, goal and action dimensions (e.g. ant_u_maze_eval, whose goals "
+        "lie only in far cells, to evaluate an ant_u_maze run).",
+    )
+
+    @field_validator("id", "eval_id")
     @classmethod
-    def _known_env(cls, value: str) -> str:
+    def _known_env(cls, value: str | None) -> str | None:
         import envs
 
         known = envs.list_envs()
-        if value not in known:
+        if value is not None and value not in known:
             raise ValueError(f"unknown env id {value!r}; known ids: {', '.join(known)}")
         return value
+
+    @model_validator(mode="after")
+    def _compatible_eval_env(self) -> EnvSpec:
+        import envs
+
+        if self.eval_id is None:
+            return self
+        train, evaluation = envs.info(self.id), envs.info(self.eval_id)
+        for name in ("state_dim", "goal_indices", "action_dim"):
+            if getattr(train, name) != getattr(evaluation, name):
+                raise ValueError(
+                    f"eval_id {self.eval_id!r} has {name} {getattr(evaluation, name)} but the "
+                    f"training env {self.id!r} has {getattr(train, name)}; the policy cannot "
+                    "run on it"
+                )
+        return self
+
+    @property
+    def resolved_eval_id(self) -> str:
+        """The env evaluated on: ``eval_id``, else ``id``."""
+        return self.eval_id or self.id
 
 
 class NetworkSpec(_Section):

@@ -134,13 +134,16 @@ class Trainer:
         cfg: validated run config.
 
     Attributes:
-        env: the goal-conditioned Brax env; ``agent``: the :class:`CRL` agent;
+        env: the goal-conditioned Brax env; ``eval_env``: the env evaluated on
+        (``env.eval_id``, else ``env``); ``agent``: the :class:`CRL` agent;
         sched: the run's :class:`Schedule`.
     """
 
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
         self.env = envs.make(cfg.env.id)
+        eval_id = cfg.env.resolved_eval_id
+        self.eval_env = self.env if eval_id == cfg.env.id else envs.make(eval_id)
         self.sched = schedule(cfg)
         self.state_dim = int(self.env.state_dim)
         self.goal_dim = int(self.env.goal_dim)
@@ -149,6 +152,8 @@ class Trainer:
         self.agent = CRL(cfg, self.state_dim, self.goal_dim, self.action_dim)
         self._reset = jax.vmap(self.env.reset)
         self._step = jax.vmap(self.env.step)
+        self._eval_reset = jax.vmap(self.eval_env.reset)
+        self._eval_step = jax.vmap(self.eval_env.step)
         self.init = jax.jit(self._init)
         self.collect = jax.jit(self._collect, donate_argnums=0)
         self.update = jax.jit(self._update, donate_argnums=0)
@@ -258,6 +263,8 @@ class Trainer:
     ) -> dict[str, jax.Array]:
         """One episode per eval env with the deterministic policy ``tanh(mean)``.
 
+        Episodes run in ``env.eval_id`` (default: the training env).
+
         Returns means over episodes of: ``time_at_goal`` (steps, out of episode_length, whose
         resulting state is within the success threshold while the robot is alive),
         ``success_any`` (fraction of episodes that reached the goal at least once),
@@ -267,7 +274,7 @@ class Trainer:
         """
         n = self.cfg.eval.num_envs
         k_reset, k_act = jax.random.split(key)
-        state = self._reset(jax.random.split(k_reset, n))
+        state = self._eval_reset(jax.random.split(k_reset, n))
 
         def step(
             carry: tuple[Any, jax.Array], k: jax.Array
@@ -276,7 +283,7 @@ class Trainer:
             uniform = jax.random.uniform(k, (n, self.action_dim), minval=-1.0, maxval=1.0)
             policy = self.agent.act(actor_params, state.obs, k, deterministic=True)
             action = jnp.where(random_policy, uniform, policy)
-            nxt = self._step(state, action)
+            nxt = self._eval_step(state, action)
             success = nxt.metrics["success"] * alive
             dist = nxt.metrics["dist"] * alive
             alive_next = alive * (1.0 - (nxt.done > 0))

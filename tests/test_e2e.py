@@ -22,7 +22,7 @@ from harness.store import METRICS_SCHEMA
 
 TINY = """
 name: tiny
-env: {id: point_u_maze, episode_length: 40}
+env: {id: point_u_maze, eval_id: point_u_maze_eval, episode_length: 40}
 network: {critic_depth: 4, actor_depth: 4, width: 16, repr_dim: 8}
 algo: {batch_size: 32, utd: 0.05}
 data: {num_envs: 4, unroll_length: 20, total_env_steps: 400, replay_size_per_env: 200,
@@ -63,6 +63,9 @@ def test_sweep_finishes_with_one_failure_recorded(tiny_run) -> None:
     assert "non-finite" in failed["error"]["message"]
     done = next(r for r in records.values() if r["status"] == "completed")
     assert done["versions"]["jax"] and done["wall_s"] > 0
+    rid = next(k for k, r in records.items() if r["status"] == "completed")
+    config = json.loads((results / "tiny" / rid / "config.json").read_text())
+    assert config["config"]["env"]["eval_id"] == "point_u_maze_eval"
 
 
 def test_parquet_is_long_format_with_grouping_columns(tiny_run) -> None:

@@ -67,6 +67,37 @@ def test_run_id_ignores_hardware_and_is_stable(tmp_path: Path) -> None:
     assert changed[0].run_id != a[0].run_id
 
 
+def test_eval_env_must_match_training_dims(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ok = load_spec(
+        _write(
+            tmp_path,
+            GOOD.replace("id: point_u_maze,", "id: point_u_maze, eval_id: point_u_maze_eval,"),
+        )
+    )
+    assert ok.env.resolved_eval_id == "point_u_maze_eval"
+    lines = _bad(
+        tmp_path,
+        capsys,
+        GOOD.replace("id: point_u_maze,", "id: point_u_maze, eval_id: ant_u_maze_eval,"),
+    )
+    assert any("env: eval_id 'ant_u_maze_eval' has state_dim 29" in line for line in lines)
+
+
+def test_run_id_leaves_out_unset_optional_fields(tmp_path: Path) -> None:
+    # An optional field added to the format later (default None) must not change finished ids.
+    spec = load_spec(_write(tmp_path, GOOD))
+    config = expand(spec)[0].config
+    assert config.env.eval_id is None
+    dumped = config.model_dump(mode="json", exclude_none=True)
+    assert "eval_id" not in dumped["env"]
+    with_eval = config.model_copy(
+        update={"env": config.env.model_copy(update={"eval_id": "point_u_maze_eval"})}
+    )
+    assert run_id(with_eval) != run_id(config)
+
+
 def test_malformed_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = _bad(tmp_path, capsys, "env: {id: point_u_maze\nnetwork: [")
     assert "malformed YAML" in lines[0] and "line" in lines[0]
