@@ -1,4 +1,4 @@
-"""``harness`` command line: validate, schema, plan, run, status, envs.
+"""``harness`` command line: validate, schema, plan, run, status, envs, data.
 
 Exit codes (``shared/DESIGN.md``): 0 ok, 1 some runs failed, 2 bad input. Bad input prints
 every problem as ``FILE: field.path: message`` on stderr, with no traceback, and writes nothing.
@@ -66,9 +66,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     table = Table(title=f"{spec.name}: {len(rows)} runs -> {Path(args.results) / spec.name}")
+    # Offline or non-CRL runs in the spec: show algorithm and data mode as well.
+    show_algo = any(r["data_mode"] != "online" or r["algo"] != "crl" for r in rows)
     for header in (
         "run_id",
         "env",
+        *(("algo", "data") if show_algo else ()),
         "critic",
         "actor",
         "width",
@@ -81,12 +84,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
         "status",
     ):
         table.add_column(
-            header, justify="left" if header in ("run_id", "env", "status") else "right"
+            header,
+            justify="left" if header in ("run_id", "env", "algo", "data", "status") else "right",
         )
     for r in rows:
         table.add_row(
             r["run_id"],
             r["env_id"],
+            *((r["algo"], r["data_mode"]) if show_algo else ()),
             str(r["critic_depth"]),
             str(r["actor_depth"]),
             str(r["width"]),
@@ -104,11 +109,36 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_datasets(spec: Spec, source: str, results: Path) -> None:
+    """Offline runs not yet complete need their dataset files (OGBench ones are downloaded
+    where possible); otherwise raise :class:`SpecError` before anything is written."""
+    from harness.datasets import DatasetError, check_run_data, dataset_files
+    from harness.plan import expand
+    from harness.store import RunDir
+
+    problems, seen = [], set()
+    for run in expand(spec):
+        cfg = run.config
+        if cfg.data.mode != "offline" or RunDir(results, spec.name, run.run_id).is_complete():
+            continue
+        key = (dataset_files(cfg.data), cfg.env.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            check_run_data(cfg)
+        except DatasetError as exc:
+            problems.append(f"{source}: data.dataset: {exc}")
+    if problems:
+        raise SpecError(problems)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.launch import run_local, summarize
     from harness.progress import ConsoleReporter, summary_table
 
     spec = _load(args.spec, args.set)
+    _check_datasets(spec, args.spec, Path(args.results))
     executor = args.executor or spec.hardware.executor
     if executor == "slurm":
         return _run_slurm(args, spec)
@@ -199,7 +229,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from harness.bench import run_bench
+    from harness.bench import FORMS, measure_training, run_bench
 
     try:
         depths = [int(d) for d in args.depths.split(",") if d.strip()]
@@ -215,19 +245,93 @@ def cmd_bench(args: argparse.Namespace) -> int:
             markup=False,
         )
         return EXIT_BAD_INPUT
+    forms = tuple(f.strip() for f in args.forms.split(",") if f.strip())
+    unknown = [f for f in forms if f not in FORMS]
+    if unknown or not forms:
+        _err.print(
+            f"--forms: unknown {unknown or '[]'}; choose from {', '.join(FORMS)}", markup=False
+        )
+        return EXIT_BAD_INPUT
+    if args.train is not None:
+        import envs
+
+        if args.train not in envs.list_envs():
+            _err.print(
+                f"--train: unknown env id {args.train!r}; known ids: {', '.join(envs.list_envs())}",
+                markup=False,
+            )
+            return EXIT_BAD_INPUT
     import jax
 
     device = jax.devices()[0]
+    if args.train is not None:
+        _err.print(
+            f"device: {device.platform} ({device.device_kind}); training {args.train}: "
+            f"{args.num_envs} envs x unroll {args.unroll_length}, batch {args.batch}, "
+            f"width {args.width}, UTD 1:40, {args.iterations} timed iterations",
+            markup=False,
+        )
+        results = []
+        for depth in depths:
+            results.append(
+                measure_training(
+                    args.train,
+                    depth,
+                    num_envs=args.num_envs,
+                    unroll_length=args.unroll_length,
+                    batch=args.batch,
+                    width=args.width,
+                    iterations=args.iterations,
+                )
+            )
+            r = results[-1]
+            _err.print(
+                f"depth {depth}: {r['env_steps_per_s']:,.0f} env steps/s, "
+                f"{r['grad_steps_per_s']:.1f} grad steps/s, first iteration "
+                f"{r['first_iteration_s']:.1f} s, recompiles {r['recompiles']}",
+                markup=False,
+            )
+        if args.json:
+            print(json.dumps({"device": device.device_kind, "rows": results}, indent=2))
+            return EXIT_OK
+        table = Table(title=f"Training throughput, {args.train} ({device.device_kind})")
+        for header in (
+            "depth",
+            "envs x unroll",
+            "batch",
+            "grad steps / iter",
+            "first iter s",
+            "iter s",
+            "env steps/s",
+            "grad steps/s",
+            "recompiles",
+        ):
+            table.add_column(header, justify="right")
+        for r in results:
+            table.add_row(
+                str(r["critic_depth"]),
+                f"{r['num_envs']} x {r['unroll_length']}",
+                str(r["batch_size"]),
+                str(r["grad_steps_per_iter"]),
+                f"{r['first_iteration_s']:.1f}",
+                f"{r['iteration_s']:.2f}",
+                f"{r['env_steps_per_s']:,.0f}",
+                f"{r['grad_steps_per_s']:.1f}",
+                str(r["recompiles"]),
+            )
+        _out.print(table)
+        return EXIT_OK
+
     _err.print(
         f"device: {device.platform} ({device.device_kind}); width {args.width}, batch "
-        f"{args.batch}, humanoid-sized inputs",
+        f"{args.batch}, humanoid-sized inputs; forms {', '.join(forms)}",
         markup=False,
     )
     rows = run_bench(
         depths,
+        forms=forms,
         width=args.width,
         batch=args.batch,
-        remat=args.remat,
         dtype=args.dtype,
         repeats=args.repeats,
         reference_max_depth=args.reference_max_depth,
@@ -245,7 +349,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "form",
         "critic",
         "actor",
-        "remat",
         "dtype",
         "params",
         "compile s",
@@ -261,7 +364,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             r["form"],
             str(r["critic_depth"]),
             str(r["actor_depth"]),
-            str(r["remat"]),
             r["dtype"],
             f"{r['params_m']:.1f}M",
             f"{r['compile_s']:.1f}",
@@ -285,6 +387,49 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         _out.print(summary_table(rows, title=f"{spec.name} ({Path(args.results) / spec.name})"))
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """``harness data generate`` and ``harness data export`` (:mod:`harness.datasets`)."""
+    from harness.datasets import DatasetError, export_run, find_run, generate_pointmaze
+
+    try:
+        if args.data_command == "generate":
+
+            def progress(done: int, total: int) -> None:
+                if done == total or done % max(1, total // 10) == 0:
+                    _err.print(f"  {done}/{total} episodes", markup=False)
+
+            made = generate_pointmaze(
+                args.name,
+                Path(args.out),
+                args.episodes,
+                seed=args.seed,
+                noise=args.noise,
+                episode_steps=args.episode_steps,
+                progress=progress,
+            )
+            _out.print(
+                f"wrote {made.train} ({made.episodes} episodes, {made.train_steps:,} steps) and "
+                f"{made.val} ({made.val_episodes} episodes, {made.val_steps:,} steps) in "
+                f"{made.wall_s:.0f} s",
+                markup=False,
+            )
+            return EXIT_OK
+        run_dir = find_run(args.run, Path(args.results))
+        done = export_run(run_dir, Path(args.out), args.name, args.val_fraction)
+    except DatasetError as exc:
+        _err.print(f"harness data {args.data_command}: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    _out.print(
+        f"wrote {done.train} ({done.trajectories} trajectories, {done.train_steps:,} steps) and "
+        f"{done.val} ({done.val_trajectories} trajectories, {done.val_steps:,} steps) from "
+        f"{run_dir} ({done.env_id}); use it with data: {{mode: offline, source: brax, "
+        f"dataset: {done.train.stem}, dataset_dir: {done.train.parent}}} and env: "
+        f"{{id: {done.env_id}}}",
+        markup=False,
+    )
     return EXIT_OK
 
 
@@ -433,13 +578,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
 
-    p = sub.add_parser("bench", help="compile time, speed and memory of the CRL update by depth")
-    p.add_argument("--depths", default="4,16,64,256,1024")
+    p = sub.add_parser(
+        "bench",
+        help="compile time, speed and memory of the CRL update by depth; --train: end-to-end "
+        "training throughput",
+        description="Update cost: for each critic depth (actor depth min(depth, 512)), build "
+        "the full CRL update (actor, alpha, critic) on humanoid-sized inputs in each form "
+        "(scan: the harness's; scan+remat; unrolled: the reference implementation's float32 "
+        "form), and print compile seconds, median update ms (forms timed in turns), XLA "
+        "memory, peak memory, parameters and FLOP/s. With --train ENV: env steps/s and "
+        "gradient steps/s of the real training loop at each depth, and recompilations after "
+        "the first iteration.",
+    )
+    p.add_argument("--depths", default="4,16,64,256,1024", help="comma-separated critic depths")
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--batch", type=int, default=512)
-    p.add_argument("--remat", action="store_true", help="rematerialise blocks (harness form)")
-    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
-    p.add_argument("--repeats", type=int, default=5, help="timed updates per setting")
+    p.add_argument(
+        "--forms",
+        default="scan,scan+remat,unrolled",
+        help="comma-separated update forms: scan, scan+remat, unrolled (default: all)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="compute dtype of the scan forms (the unrolled form is float32)",
+    )
+    p.add_argument("--repeats", type=int, default=5, help="timed updates per form (0: compile)")
     p.add_argument(
         "--reference-max-depth",
         type=int,
@@ -452,8 +617,60 @@ def build_parser() -> argparse.ArgumentParser:
         default=1024,
         help="only compile (no timed updates) beyond this depth",
     )
+    p.add_argument(
+        "--train",
+        default=None,
+        metavar="ENV",
+        help="measure end-to-end training throughput on ENV (e.g. ant_u_maze) instead",
+    )
+    p.add_argument("--num-envs", type=int, default=512, help="--train: parallel envs")
+    p.add_argument("--unroll-length", type=int, default=62, help="--train: steps per unroll")
+    p.add_argument("--iterations", type=int, default=3, help="--train: timed iterations")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("data", help="offline datasets: generate point-maze data, export a run")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    g = data_sub.add_parser(
+        "generate",
+        help="write an OGBench-format point-maze dataset (NAME.npz, NAME-val.npz) made with "
+        "the env's oracle subgoal plus Gaussian noise, as OGBench made its own",
+    )
+    g.add_argument("name", metavar="NAME", help="e.g. pointmaze-medium-navigate-v0")
+    g.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    g.add_argument(
+        "--episodes",
+        type=int,
+        default=100,
+        help="training episodes (default 100; OGBench: 1000); validation gets a tenth",
+    )
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--noise", type=float, default=0.5, help="action noise std (OGBench: 0.5)")
+    g.add_argument(
+        "--episode-steps",
+        type=int,
+        default=None,
+        help="steps per episode (default: 1001 navigate, 201 stitch, as OGBench)",
+    )
+    g.set_defaults(func=cmd_data)
+    e = data_sub.add_parser(
+        "export",
+        help="write the trajectories an online run kept (data.save_replay: true) as an "
+        "OGBench-format dataset",
+    )
+    e.add_argument("run", metavar="RUN", help="run folder, or run id under --results")
+    e.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    e.add_argument(
+        "--name", default=None, help="dataset name (default <env>-<algo>-d<depth>-<run id>)"
+    )
+    e.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of trajectories in NAME-val.npz (default 0.1)",
+    )
+    add_results(e)
+    e.set_defaults(func=cmd_data)
 
     p = sub.add_parser(
         "envs",

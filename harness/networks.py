@@ -34,6 +34,11 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
+SCAN_SAVE_POLICY = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
+"""What a scanned block saves for its backward pass when ``remat`` is off: the outputs of its
+Dense matmuls (``remat: true`` saves only the block inputs)."""
+
+
 def kernel_init() -> nn.initializers.Initializer:
     """Variance scaling (1/3, fan_in, uniform), the reference initialiser."""
     return nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")
@@ -93,7 +98,10 @@ class ResidualMLP(nn.Module):
         depth: Dense layers inside residual blocks (multiple of 4).
         width: hidden width.
         out_dim: size of the final linear layer; ``None`` returns the trunk features.
-        remat: recompute each block on the backward pass (``jax.checkpoint``).
+        remat: recompute each block on the backward pass (``jax.checkpoint``), keeping only
+            the block inputs. Without it a scanned block keeps its matmul outputs
+            (:data:`SCAN_SAVE_POLICY`) and recomputes LayerNorm and the activation.
+        scan: apply the blocks with ``flax.linen.scan`` (False: unrolled, the reference form).
 
     Call: ``x [batch, in_dim] -> [batch, out_dim]`` (or ``[batch, width]``), float32 output.
     """
@@ -114,6 +122,12 @@ class ResidualMLP(nn.Module):
         block: Any = ResidualBlock
         if self.remat:
             block = nn.remat(block, prevent_cse=False)
+        elif self.scan:
+            # Keep only the matmul outputs of each block for the backward pass; LayerNorm and
+            # the activation are recomputed (elementwise, cheap). A scan stacks every saved
+            # intermediate into a [num_blocks, ...] buffer, and on the CPU stacking all of them
+            # made the scanned update slower than the unrolled one; see docs/benchmarks.md.
+            block = nn.remat(block, prevent_cse=False, policy=SCAN_SAVE_POLICY)
         num_blocks = self.depth // LAYERS_PER_BLOCK
         if num_blocks and not self.scan:
             # The reference implementation's form: every block its own parameters and its own

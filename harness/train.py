@@ -159,6 +159,19 @@ class Trainer:
         self.update = jax.jit(self._update, donate_argnums=0)
         self.evaluate = jax.jit(self._evaluate)
 
+    def recompiles(self) -> int:
+        """Programs compiled beyond one per jitted function (``init``, ``collect`` (prefill and
+        training share it), ``update``, ``evaluate`` (policy and random baseline share it)).
+
+        Each is built for one input signature, so anything above 0 means a function was
+        traced and compiled again (a changed shape, dtype or weak type): :func:`train`
+        records it as ``perf/recompiles`` at every evaluation.
+        """
+        return sum(
+            max(0, f._cache_size() - 1)  # type: ignore[attr-defined]
+            for f in (self.init, self.collect, self.update, self.evaluate)
+        )
+
     # ----------------------------------------------------------------------------------------
     def _init(self, key: jax.Array) -> TrainState:
         data = self.cfg.data
@@ -463,6 +476,7 @@ def train(
                     sps * sched.grad_steps_per_iter / sched.steps_per_iter
                 )
                 metrics["perf/first_iter_s"] = float(first_iter_s or 0.0)
+                metrics["perf/recompiles"] = float(trainer.recompiles())
                 last = emit(it, metrics)
                 eval_index += 1
                 if it < sched.num_iters and time.perf_counter() - last_ckpt >= checkpoint_every_s:
@@ -475,6 +489,10 @@ def train(
             ckpt.close()
     if checkpoint_dir is not None:
         save_params(Path(checkpoint_dir).parent / "params", ts.agent)
+        if cfg.data.save_replay:  # for `harness data export` (harness.datasets)
+            from harness.datasets import save_replay
+
+            save_replay(Path(checkpoint_dir).parent / "replay.npz", ts.replay)
     return last
 
 

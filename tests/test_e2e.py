@@ -90,6 +90,8 @@ def test_parquet_is_long_format_with_grouping_columns(tiny_run) -> None:
         "random/time_at_goal",
     ):
         assert name in set(df["metric"]), name
+    recompiles = df[df["metric"] == "perf/recompiles"]["value"]
+    assert len(recompiles) == 2 and (recompiles == 0).all()  # nothing compiled twice
     config = json.loads((results / "tiny" / rid / "config.json").read_text())
     assert config["config"]["seed"] == 3 and config["overrides"] == ["seeds=[3]"]
     assert "harness run" in config["command"]
