@@ -51,8 +51,9 @@ class RunOutcome:
 def label(run: PlannedRun) -> str:
     """Short human label of a run (env, depths, width, batch, seed)."""
     cfg = run.config
+    mode = f" {cfg.data.mode} {cfg.algo.name}" if cfg.data.mode != "online" else ""
     return (
-        f"{cfg.env.id} critic_depth={cfg.network.critic_depth} "
+        f"{cfg.env_label}{mode} critic_depth={cfg.network.critic_depth} "
         f"actor_depth={cfg.network.actor_depth} width={cfg.network.width} "
         f"batch={cfg.algo.batch_size} seed={cfg.seed}"
     )
@@ -87,12 +88,17 @@ def _trainer(run: PlannedRun, cache: dict[str, Any] | None) -> Any:
     only changes the PRNG keys, which are run-time inputs of the compiled programs)."""
     from harness.train import Trainer
 
+    build: Any = Trainer
+    if run.config.data.mode == "offline":
+        from harness.offline import OfflineTrainer
+
+        build = OfflineTrainer  # loads the dataset once for all seeds
     if cache is None:
-        return Trainer(run.config)
+        return build(run.config)
     key = json.dumps(run.config.model_dump(mode="json", exclude={"seed"}), sort_keys=True)
     if key not in cache:
         cache.clear()  # keep one: a sweep is ordered with seeds innermost
-        cache[key] = Trainer(run.config)
+        cache[key] = build(run.config)
     return cache[key]
 
 
@@ -171,14 +177,13 @@ def execute_run(
         reporter.progress(run.run_id, info)
         record["last_env_steps"] = info["env_steps"]
 
+    # Offline rows all carry the dataset size as env_steps: they are ordered by grad_steps.
+    step = "grad_steps" if run.config.data.mode == "offline" else "env_steps"
+
     def on_resume(info: dict[str, Any]) -> None:
         kept = []
         if rundir.metrics.exists():
-            kept = [
-                r
-                for r in read_metrics(rundir.metrics).to_pylist()
-                if r["env_steps"] <= info["env_steps"]
-            ]
+            kept = [r for r in read_metrics(rundir.metrics).to_pylist() if r[step] <= info[step]]
         rows[:] = kept
         record["resumes"] += 1
         record["resumed_from_env_steps"] = info["env_steps"]
@@ -186,8 +191,13 @@ def execute_run(
         reporter.run_resumed(run.run_id, info["env_steps"])
 
     callbacks = Callbacks(on_eval=on_eval, on_progress=on_progress, on_resume=on_resume)
+    train_fn: Any = train
+    if run.config.data.mode == "offline":
+        from harness.offline import train_offline
+
+        train_fn = train_offline
     try:
-        final = train(
+        final = train_fn(
             run.config,
             callbacks,
             trainer=_trainer(run, trainers),
@@ -244,11 +254,12 @@ def execute_run(
     # The training checkpoint (replay included) is only for resuming; the final parameters
     # stay in params/.
     shutil.rmtree(rundir.checkpoint, ignore_errors=True)
-    reporter.run_finished(
-        run.run_id,
-        STATUS_COMPLETED,
-        f"in {record['wall_s']:.0f}s, time_at_goal {final.get('eval/time_at_goal', 0.0):.1f}",
+    score = (
+        f"success {final['eval/success']:.2f}"
+        if "eval/success" in final
+        else f"time_at_goal {final.get('eval/time_at_goal', 0.0):.1f}"
     )
+    reporter.run_finished(run.run_id, STATUS_COMPLETED, f"in {record['wall_s']:.0f}s, {score}")
     return RunOutcome(run.run_id, STATUS_COMPLETED)
 
 
@@ -295,6 +306,13 @@ def final_score(
     return float(sum(tail) / len(tail))
 
 
+def _success(rundir: RunDir, last_k: int, table: pa.Table | None) -> float | None:
+    """Final success: ``eval/success_any`` (online evaluation), else ``eval/success`` (OGBench
+    evaluation of offline runs: mean over its 5 tasks)."""
+    score = final_score(rundir, "eval/success_any", last_k, table)
+    return score if score is not None else final_score(rundir, "eval/success", last_k, table)
+
+
 def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
     """One row per run of the spec: status (from the run record and, for Slurm jobs, squeue),
     final time at goal (mean of the last k evaluations), wall time, error."""
@@ -321,7 +339,7 @@ def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
                 "resumes": record.get("resumes", 0),
                 "env_steps": last_env_steps,
                 "time_at_goal": final_score(rundir, "eval/time_at_goal", cfg.eval.last_k, table),
-                "success_any": final_score(rundir, "eval/success_any", cfg.eval.last_k, table),
+                "success_any": _success(rundir, cfg.eval.last_k, table),
                 "random_time_at_goal": final_score(rundir, "random/time_at_goal", 1, table),
                 "last_time_at_goal": final_score(rundir, "eval/time_at_goal", 1, table),
                 "wall_s": record.get("wall_s"),

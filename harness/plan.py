@@ -42,7 +42,7 @@ class PlannedRun:
         cfg = self.config
         return {
             "run_id": self.run_id,
-            "env_id": cfg.env.id,
+            "env_id": cfg.env_label,
             "critic_depth": cfg.network.critic_depth,
             "actor_depth": cfg.network.actor_depth,
             "width": cfg.network.width,
@@ -55,11 +55,15 @@ def run_id(config: RunConfig) -> str:
     """Stable short hash of a run config (see module docstring).
 
     Fields whose value is None are left out of the hashed JSON, so an optional field added to
-    the spec format later (default None) leaves the ids of finished runs unchanged.
+    the spec format later (default None) leaves the ids of finished runs unchanged; so are
+    ``data.dataset_dir`` and ``data.dataset_path`` (a dataset is named by ``data.dataset``).
     """
-    canonical = json.dumps(
-        config.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
-    )
+    dump = config.model_dump(mode="json", exclude_none=True)
+    # Where an offline dataset lies is not what a run computes (its name is): moving the files
+    # keeps the ids.
+    for location in ("dataset_dir", "dataset_path"):
+        dump["data"].pop(location, None)
+    canonical = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -95,15 +99,21 @@ def param_counts(config: RunConfig) -> dict[str, int]:
     Closed form (:func:`harness.networks.encoder_param_count`); no compile.
     """
     info = envs.info(config.env.id)
+    state_dim, goal_dim, action_dim = info.state_dim, info.goal_dim, info.action_dim
+    if config.data.resolved_source == "ogbench":
+        from harness.datasets import ogbench_dims
+
+        state_dim, action_dim = ogbench_dims(str(config.data.dataset))
+        goal_dim = state_dim  # OGBench goals are whole observations
     net = config.network
     ln = net.layer_norm
-    phi = encoder_param_count(
-        info.state_dim + info.action_dim, net.critic_depth, net.width, net.repr_dim, ln
-    )
-    psi = encoder_param_count(info.goal_dim, net.critic_depth, net.width, net.repr_dim, ln)
+    phi = encoder_param_count(state_dim + action_dim, net.critic_depth, net.width, net.repr_dim, ln)
+    psi = encoder_param_count(goal_dim, net.critic_depth, net.width, net.repr_dim, ln)
+    if config.algo.name == "gcbc":
+        phi = psi = 0  # no critic
     width = net.resolved_actor_width
-    actor = encoder_param_count(info.state_dim + info.goal_dim, net.actor_depth, width, None, ln)
-    actor += 2 * (width * info.action_dim + info.action_dim)
+    actor = encoder_param_count(state_dim + goal_dim, net.actor_depth, width, None, ln)
+    actor += 2 * (width * action_dim + action_dim)
     return {"actor_params": actor, "critic_params": phi + psi}
 
 
@@ -114,7 +124,13 @@ def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:
     rows = []
     for run in expand(spec):
         cfg = run.config
-        sched = schedule(cfg)
+        if cfg.data.mode == "offline":
+            from harness.offline import offline_schedule
+
+            env_steps, grad_steps = 0, offline_schedule(cfg).total_grad_steps
+        else:
+            sched = schedule(cfg)
+            env_steps, grad_steps = sched.total_env_steps, sched.total_grad_steps
         rundir = RunDir(results, spec.name, run.run_id)
         record = rundir.read_record()
         status = "pending"
@@ -125,8 +141,10 @@ def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:
         rows.append(
             {
                 **run.columns(),
-                "env_steps": sched.total_env_steps,
-                "grad_steps": sched.total_grad_steps,
+                "algo": cfg.algo.name,
+                "data_mode": cfg.data.mode,
+                "env_steps": env_steps,
+                "grad_steps": grad_steps,
                 **param_counts(cfg),
                 "status": status,
                 "axes": run.axes,

@@ -81,6 +81,14 @@ class ConsoleReporter:
         if now - self._last_print < self.interval_s:
             return
         self._last_print = now
+        if "total_grad_steps" in info:  # offline: progress in gradient steps
+            pct = 100.0 * info["grad_steps"] / max(info["total_grad_steps"], 1)
+            self.console.print(
+                f"  {run_id} grad_steps {_si(info['grad_steps'])}/"
+                f"{_si(info['total_grad_steps'])} ({pct:.0f}%)  {info['sps']:.1f} grad steps/s  "
+                f"{self._latest.get(run_id, '')}"
+            )
+            return
         pct = 100.0 * info["env_steps"] / max(info["total_env_steps"], 1)
         self.console.print(
             f"  {run_id} env_steps {_si(info['env_steps'])}/{_si(info['total_env_steps'])} "
@@ -93,10 +101,15 @@ class ConsoleReporter:
             f"time_at_goal {m.get('eval/time_at_goal', float('nan')):.1f}  "
             f"success {m.get('eval/success_any', float('nan')):.2f}"
         )
+        if "eval/success" in m:  # OGBench evaluation (offline): success over 5 tasks
+            tasks = " ".join(f"{m[k]:.2f}" for k in sorted(m) if k.startswith("eval/success_task"))
+            latest = f"success {m['eval/success']:.2f} (tasks {tasks})"
         self._latest[run_id] = "last eval: " + latest
         extra = ""
         if "random/time_at_goal" in m:
             extra = f"  (random policy: time_at_goal {m['random/time_at_goal']:.1f})"
+        elif "random/success" in m:
+            extra = f"  (random policy: success {m['random/success']:.2f})"
         if "perf/sps" in m:
             extra += f"  {_si(m['perf/sps'])} steps/s"
         self.console.print(

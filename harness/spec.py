@@ -193,7 +193,11 @@ class NetworkSpec(_Section):
 class AlgoSpec(_Section):
     """Contrastive RL settings (JaxGCRL defaults, Bortkiewicz et al. 2024; Wang et al. 2025)."""
 
-    name: Literal["crl"] = Field("crl", description="Algorithm; crl is contrastive RL.")
+    name: Literal["crl", "gcbc"] = Field(
+        "crl",
+        description="Algorithm: crl (contrastive RL) or gcbc (goal-conditioned behaviour "
+        "cloning with hindsight goals; offline only for now).",
+    )
     batch_size: PositiveInt = Field(
         512,
         description="Minibatch size of each gradient step "
@@ -225,11 +229,40 @@ class AlgoSpec(_Section):
         description="Update-to-data ratio: gradient steps per env step (paper: about 1:40).",
     )
 
+    # --- Actor loss and goals for offline training (data.mode: offline). Defaults follow
+    # OGBench (Park et al. 2024, arXiv 2410.20092); null leaves a field out of the run id.
+    actor_loss: Literal["sac", "ddpg_bc"] | None = Field(
+        None,
+        description="crl's actor loss: sac (the online CRL actor, alpha * log pi - f with "
+        "entropy tuning) or ddpg_bc (OGBench's: -f(s, mu, g) / mean|f| + bc_alpha * BC); "
+        "null = sac online, ddpg_bc offline.",
+    )
+    bc_alpha: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] | None = Field(
+        None,
+        description="BC coefficient of crl's ddpg_bc actor loss (OGBench's alpha); null = "
+        "OGBench's value for the env: 0.03 point mazes, 0.1 otherwise (ant, humanoid).",
+    )
+    actor_p_randomgoal: (
+        Annotated[float, BeforeValidator(_parse_float), Field(ge=0, lt=1)] | None
+    ) = Field(
+        None,
+        description="Offline: probability that an actor goal is a random dataset state "
+        "instead of a future state of the same trajectory; null = 0 (OGBench's default; "
+        "its stitch datasets use 0.5).",
+    )
+
 
 class DataSpec(_Section):
-    """Where transitions come from. Online: parallel Brax envs filling an on-device replay."""
+    """Where transitions come from. Online: parallel Brax envs filling an on-device replay.
+    Offline: a fixed dataset in OGBench's format (Park et al. 2024, arXiv 2410.20092), either an
+    OGBench dataset or one exported from an online run (`harness data export`). Fields of the
+    other mode are ignored, so one section serves a sweep over ``mode``."""
 
-    mode: Literal["online"] = Field("online", description="online (Brax); offline comes later.")
+    mode: Literal["online", "offline"] = Field(
+        "online",
+        description="online (Brax envs fill a replay) or offline (a fixed dataset: see "
+        "source, dataset).",
+    )
     num_envs: PositiveInt = Field(512, description="Parallel training environments.")
     unroll_length: PositiveInt = Field(62, description="Env steps per env per training iteration.")
     total_env_steps: PositiveInt = Field(
@@ -241,6 +274,65 @@ class DataSpec(_Section):
     min_replay_per_env: PositiveInt = Field(
         1_000, description="Steps per env collected with uniform random actions before training."
     )
+
+    save_replay: bool | None = Field(
+        None,
+        description="Online: at the end of the run, write the trajectories of the final "
+        "replay (the last replay_size_per_env steps of every env) to replay.npz in the run "
+        "folder, for `harness data export`; null = false.",
+    )
+    # --- Offline (mode: offline); null leaves a field out of the run id.
+    source: Literal["ogbench", "brax"] | None = Field(
+        None,
+        description="Offline: ogbench (an OGBench dataset, evaluated on its OGBench env's 5 "
+        "tasks) or brax (exported from an online run by `harness data export`, evaluated "
+        "on env.id like an online run); null = ogbench.",
+    )
+    dataset: str | None = Field(
+        None,
+        description="Offline: dataset name, e.g. pointmaze-medium-navigate-v0 (OGBench) or "
+        "the name given to `harness data export`; files <dataset>.npz and <dataset>-val.npz.",
+    )
+    dataset_dir: str | None = Field(
+        None,
+        description="Offline: folder holding <dataset>.npz and <dataset>-val.npz; null = "
+        "~/.ogbench/data (OGBench's default; missing OGBench files are downloaded there). "
+        "Not part of the run id.",
+    )
+    dataset_path: str | None = Field(
+        None,
+        description="Offline: path of the training .npz (the validation file is the same "
+        "path with -val.npz, OGBench's rule); overrides dataset_dir. Not part of the run id.",
+    )
+    grad_steps: PositiveInt | None = Field(
+        None, description="Offline: gradient steps of the whole run; null = 1M (OGBench)."
+    )
+
+    @property
+    def resolved_source(self) -> str | None:
+        """``ogbench`` or ``brax`` for offline data; None online."""
+        return (self.source or "ogbench") if self.mode == "offline" else None
+
+    @model_validator(mode="after")
+    def _modes(self) -> DataSpec:
+        # Fields of the other mode are ignored, so one data section can serve a sweep over
+        # data.mode (the same depth sweep online and offline).
+        if self.mode == "online":
+            return self
+        if not self.dataset:
+            raise ValueError(
+                "mode offline needs a dataset name (e.g. dataset: pointmaze-medium-navigate-v0)"
+            )
+        if self.dataset_path is not None and not self.dataset_path.endswith(".npz"):
+            raise ValueError(f"dataset_path must name a .npz file, got {self.dataset_path!r}")
+        if self.resolved_source == "ogbench":
+            from harness.datasets import DatasetError, ogbench_env_name
+
+            try:
+                ogbench_env_name(self.dataset)
+            except DatasetError as exc:
+                raise ValueError(str(exc)) from None
+        return self
 
     @model_validator(mode="after")
     def _sizes(self) -> DataSpec:
@@ -260,6 +352,11 @@ class EvalSpec(_Section):
     )
     last_k: PositiveInt = Field(
         5, description="Final score = mean of the last k evaluations (paper: 5)."
+    )
+    episodes_per_task: PositiveInt | None = Field(
+        None,
+        description="Offline OGBench data: episodes per evaluation task (task_id 1..5); null "
+        "= 50 (OGBench).",
     )
 
 
@@ -311,6 +408,36 @@ class RunConfig(_Section):
     data: DataSpec = Field(default_factory=DataSpec)  # type: ignore[arg-type]
     eval: EvalSpec = Field(default_factory=EvalSpec)  # type: ignore[arg-type]
     seed: NonNegativeInt = Field(0, description="Random seed of the run.")
+
+    @model_validator(mode="after")
+    def _algo_fits_data(self) -> RunConfig:
+        if self.algo.name == "gcbc" and self.data.mode != "offline":
+            raise ValueError("algo.name: gcbc runs offline only for now: set data.mode: offline")
+        return self
+
+    @property
+    def resolved_actor_loss(self) -> str:
+        """``algo.actor_loss``, else ``sac`` online and ``ddpg_bc`` offline (OGBench's CRL)."""
+        if self.algo.actor_loss is not None:
+            return self.algo.actor_loss
+        return "ddpg_bc" if self.data.mode == "offline" else "sac"
+
+    @property
+    def resolved_bc_alpha(self) -> float:
+        """``algo.bc_alpha``, else OGBench's CRL value: 0.03 for point mazes, 0.1 otherwise
+        (Park et al. 2024, hyperparameter table; ``impls/hyperparameters.sh``)."""
+        if self.algo.bc_alpha is not None:
+            return self.algo.bc_alpha
+        point = self.env_label.startswith(("pointmaze", "point_"))
+        return 0.03 if point else 0.1
+
+    @property
+    def env_label(self) -> str:
+        """The ``env_id`` of result tables: the OGBench dataset name for OGBench data, else
+        ``env.id`` (the Brax env trained or evaluated on)."""
+        if self.data.resolved_source == "ogbench":
+            return str(self.data.dataset)
+        return self.env.id
 
 
 class Spec(_Section):
@@ -505,7 +632,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> S
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(format_errors(source, exc)) from None
-    problems = _check_sweep_points(spec, source)
+    problems = _check_sweep_points(spec, source) or _check_grid(spec, source)
     if problems:
         raise SpecError(problems)
     return spec
@@ -547,6 +674,35 @@ def _check_sweep_points(spec: Spec, source: str) -> list[str]:
                 for item in exc.errors():
                     message = item["msg"].removeprefix("Value error, ")
                     problems.append(f"{source}: sweep.{dotted}[{index}]: {message}")
+    return problems
+
+
+def _check_grid(spec: Spec, source: str) -> list[str]:
+    """Validate every run config of the sweep grid (checks that span sections, such as
+    ``algo.name: gcbc`` needing ``data.mode: offline``, hold only for whole run configs)."""
+    import itertools
+
+    base = spec.model_dump(mode="json", include=set(_SWEEPABLE))
+    axes = list(spec.sweep.items())
+    problems: list[str] = []
+    for values in itertools.product(*(vals for _, vals in axes)):
+        data = copy.deepcopy(base)
+        for (dotted, _), value in zip(axes, values, strict=True):
+            sweep_assign(data, dotted, value)
+        try:
+            RunConfig.model_validate(data)
+        except ValidationError as exc:
+            point = ", ".join(
+                f"{dotted}={value!r}" for (dotted, _), value in zip(axes, values, strict=True)
+            )
+            for item in exc.errors():
+                message = item["msg"].removeprefix("Value error, ")
+                where = ".".join(str(part) for part in item["loc"]) or "(run config)"
+                line = f"{source}: {where}: {message}" + (
+                    f" (sweep point {point})" if point else ""
+                )
+                if line not in problems:
+                    problems.append(line)
     return problems
 
 

@@ -7,6 +7,9 @@ Sources: Eysenbach et al. 2022 (Contrastive Learning as Goal-Conditioned RL); Ja
 penalty 0.1, Adam 3e-4, target entropy ``-0.5 * action_dim``, no target networks and no TD.
 
 One update (:meth:`CRL.update`) updates the actor and alpha, then the critic, on one minibatch.
+Offline (``algo.actor_loss: ddpg_bc``, the default there) the actor is trained with OGBench's
+DDPG+BC loss instead (Park et al. 2024, arXiv 2410.20092; :meth:`CRL.ddpg_bc_actor_loss`), on
+goals of their own (:meth:`CRL.update`'s ``actor_batch``).
 """
 
 from __future__ import annotations
@@ -158,6 +161,25 @@ def tanh_gaussian_sample(
     return jnp.tanh(u), log_normal - log_det
 
 
+def _layer_options(cfg: RunConfig) -> dict[str, Any]:
+    net = cfg.network
+    return dict(
+        activation=net.activation,
+        layer_norm=net.layer_norm,
+        residual=net.residual,
+        remat=net.remat,
+        dtype=net.dtype,
+        scan=net.scan,
+    )
+
+
+def make_actor(cfg: RunConfig, action_dim: int) -> Actor:
+    """The run's actor network (``network.actor_depth``, ``actor_width`` and layer options);
+    shared by every agent, so their deterministic policies are the same function of params."""
+    net = cfg.network
+    return Actor(action_dim, net.actor_depth, net.resolved_actor_width, **_layer_options(cfg))
+
+
 class CRL:
     """CRL agent for one run: networks, optimisers, losses and the jittable update.
 
@@ -170,20 +192,14 @@ class CRL:
         net, algo = cfg.network, cfg.algo
         self.cfg = cfg
         self.state_dim, self.goal_dim, self.action_dim = state_dim, goal_dim, action_dim
-        common: dict[str, Any] = dict(
-            activation=net.activation,
-            layer_norm=net.layer_norm,
-            residual=net.residual,
-            remat=net.remat,
-            dtype=net.dtype,
-            scan=net.scan,
-        )
-        self.actor = Actor(action_dim, net.actor_depth, net.resolved_actor_width, **common)
-        self.critic = Critic(net.critic_depth, net.width, net.repr_dim, **common)
+        self.actor = make_actor(cfg, action_dim)
+        self.critic = Critic(net.critic_depth, net.width, net.repr_dim, **_layer_options(cfg))
         self.actor_tx = optax.adam(algo.actor_lr)
         self.critic_tx = optax.adam(algo.critic_lr)
         self.alpha_tx = optax.adam(algo.alpha_lr)
         self.target_entropy = algo.target_entropy_scale * action_dim
+        self.actor_loss_kind = cfg.resolved_actor_loss
+        self.bc_alpha = cfg.resolved_bc_alpha
 
     def init(self, key: jax.Array) -> CRLState:
         """Initialise parameters (log alpha = 0) and Adam states."""
@@ -251,23 +267,76 @@ class CRL:
         loss = jnp.mean(alpha * log_prob - q)
         return loss, ({"entropy": -jnp.mean(log_prob), "q": jnp.mean(q)}, log_prob)
 
+    def ddpg_bc_actor_loss(
+        self, actor_params: Any, critic_params: Any, batch: Batch
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """OGBench's DDPG+BC actor loss with this critic (Park et al. 2024, ``agents/crl.py``).
+
+        ``q_loss = -mean(f(s, mu, g)) / stopgrad(mean|f(s, mu, g)|)`` (scale-free) plus
+        ``bc_alpha * mean(0.5 * ||mu - a||^2)`` with ``mu = tanh(mean(s, g))``, the deterministic
+        action, and ``a`` the dataset action. OGBench's BC term is the negative log-likelihood
+        of ``a`` under a unit-variance Gaussian at ``mu``, which is this up to a constant; its
+        Q is the log of an exponentiated bilinear critic, here the energy ``f`` (already a log
+        score). The log-std head is not used.
+
+        Args:
+            batch: states ``[B, state_dim]``, dataset actions ``[B, action_dim]``, actor goals
+                ``[B, goal_dim]``.
+
+        Returns:
+            ``(loss, metrics)`` with ``q_loss``, ``bc_loss``, ``q`` and ``bc_mse`` (mean squared
+            error per action dimension).
+        """
+        obs = jnp.concatenate([batch.state, batch.goal], axis=-1)
+        mean, _ = cast(tuple[jax.Array, jax.Array], self.actor.apply(actor_params, obs))
+        mu = jnp.tanh(mean)
+        phi, psi = cast(
+            tuple[jax.Array, jax.Array],
+            self.critic.apply(critic_params, batch.state, mu, batch.goal),
+        )
+        q = paired_energy(phi, psi, self.cfg.algo.energy)
+        q_loss = -jnp.mean(q) / jax.lax.stop_gradient(jnp.mean(jnp.abs(q)) + 1e-6)
+        squared = (mu - batch.action) ** 2
+        bc_loss = self.bc_alpha * jnp.mean(0.5 * jnp.sum(squared, axis=-1))
+        metrics = {
+            "q_loss": q_loss,
+            "bc_loss": bc_loss,
+            "q": jnp.mean(q),
+            "bc_mse": jnp.mean(squared),
+        }
+        return q_loss + bc_loss, metrics
+
     def alpha_loss(self, log_alpha: jax.Array, log_prob: jax.Array) -> jax.Array:
         """SAC temperature loss ``mean(alpha * stopgrad(-log pi - target_entropy))``."""
         return jnp.mean(jnp.exp(log_alpha) * jax.lax.stop_gradient(-log_prob - self.target_entropy))
 
     def update(
-        self, state: CRLState, batch: Batch, key: jax.Array
+        self, state: CRLState, batch: Batch, key: jax.Array, actor_batch: Batch | None = None
     ) -> tuple[CRLState, dict[str, jax.Array]]:
-        """One SGD step: actor and alpha, then critic, on the same minibatch."""
-        (actor_loss, (actor_metrics, log_prob)), actor_grads = jax.value_and_grad(
-            self.actor_loss, has_aux=True
-        )(state.actor_params, state.critic_params, state.log_alpha, batch, key)
+        """One SGD step: actor (and alpha, for the sac actor loss), then critic.
+
+        Args:
+            batch: the critic's minibatch (hindsight goals).
+            actor_batch: the actor's minibatch (same states and actions, goals drawn for the
+                actor, as OGBench does offline); None = ``batch`` (online).
+        """
+        actor_batch = batch if actor_batch is None else actor_batch
+        alpha_metrics: dict[str, jax.Array] = {}
+        if self.actor_loss_kind == "ddpg_bc":
+            (actor_loss, actor_metrics), actor_grads = jax.value_and_grad(
+                self.ddpg_bc_actor_loss, has_aux=True
+            )(state.actor_params, state.critic_params, actor_batch)
+            log_alpha, alpha_opt = state.log_alpha, state.alpha_opt
+        else:
+            (actor_loss, (actor_metrics, log_prob)), actor_grads = jax.value_and_grad(
+                self.actor_loss, has_aux=True
+            )(state.actor_params, state.critic_params, state.log_alpha, actor_batch, key)
+            alpha_loss, alpha_grad = jax.value_and_grad(self.alpha_loss)(state.log_alpha, log_prob)
+            updates, alpha_opt = self.alpha_tx.update(alpha_grad, state.alpha_opt)
+            log_alpha = optax.apply_updates(state.log_alpha, updates)
+            alpha_metrics = {"alpha_loss": alpha_loss, "alpha": jnp.exp(log_alpha)}
         updates, actor_opt = self.actor_tx.update(actor_grads, state.actor_opt)
         actor_params = optax.apply_updates(state.actor_params, updates)
-
-        alpha_loss, alpha_grad = jax.value_and_grad(self.alpha_loss)(state.log_alpha, log_prob)
-        updates, alpha_opt = self.alpha_tx.update(alpha_grad, state.alpha_opt)
-        log_alpha = optax.apply_updates(state.log_alpha, updates)
 
         (critic_loss, critic_metrics), critic_grads = jax.value_and_grad(
             self.critic_loss, has_aux=True
@@ -278,8 +347,7 @@ class CRL:
         metrics = {
             "critic_loss": critic_loss,
             "actor_loss": actor_loss,
-            "alpha_loss": alpha_loss,
-            "alpha": jnp.exp(log_alpha),
+            **alpha_metrics,
             **actor_metrics,
             **critic_metrics,
         }
