@@ -461,8 +461,9 @@ def train_offline(
     training dataset's transitions (the data behind the learner; constant over the run) and
     ``grad_steps``; metrics ``eval/*`` and, before training, ``random/*`` (uniform random
     policy), ``train/*`` (means over the updates since the last call), ``val/*`` (losses on a
-    validation minibatch), ``perf/grad_steps_per_s``, ``perf/first_iter_s`` (the first chunk of
-    updates, compile included) and ``perf/eval_s``. ``on_progress`` gets ``grad_steps``,
+    validation minibatch), ``perf/grad_steps_per_s`` (since the last evaluation, the compiling
+    first chunk left out), ``perf/first_iter_s`` (the first chunk of updates, compile included)
+    and ``perf/eval_s``. ``on_progress`` gets ``grad_steps``,
     ``total_grad_steps``, ``sps`` (gradient steps per second) and ``env_steps``;
     ``on_resume`` gets ``iteration``, ``env_steps`` and ``grad_steps``.
 
@@ -600,9 +601,8 @@ def train_offline(
                     f"{', '.join(bad)} (training diverged; try a lower learning rate)"
                 )
             elapsed = time.perf_counter() - window_start
-            metrics["perf/grad_steps_per_s"] = (
-                window_steps / elapsed if elapsed > 0 and window_steps else 0.0
-            )
+            if elapsed > 0 and window_steps:  # none yet when only the compiling chunk ran
+                metrics["perf/grad_steps_per_s"] = window_steps / elapsed
             metrics["perf/first_iter_s"] = float(first_iter_s or 0.0)
             metrics["perf/eval_s"] = eval_s
             last = emit(metrics)
