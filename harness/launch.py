@@ -52,6 +52,8 @@ def label(run: PlannedRun) -> str:
     """Short human label of a run (env, depths, width, batch, seed)."""
     cfg = run.config
     mode = f" {cfg.data.mode} {cfg.algo.name}" if cfg.data.mode != "online" else ""
+    if cfg.data.mode == "online" and cfg.algo.name != "crl":
+        mode = f" {cfg.algo.name}"
     return (
         f"{cfg.env_label}{mode} critic_depth={cfg.network.critic_depth} "
         f"actor_depth={cfg.network.actor_depth} width={cfg.network.width} "

@@ -19,7 +19,7 @@ from typing import Any
 
 import envs
 from harness.networks import encoder_param_count
-from harness.spec import RunConfig, Spec, sweep_assign
+from harness.spec import TD_ALGOS, RunConfig, Spec, sweep_assign
 from harness.store import RunDir
 
 
@@ -94,7 +94,8 @@ def expand(spec: Spec) -> list[PlannedRun]:
 
 
 def param_counts(config: RunConfig) -> dict[str, int]:
-    """Parameter counts of actor and critic (both encoders), from the env's dimensions.
+    """Parameter counts of actor and critic (both CRL encoders, or both Q-networks of the TD
+    baselines; targets not counted), from the env's dimensions.
 
     Closed form (:func:`harness.networks.encoder_param_count`); no compile.
     """
@@ -109,12 +110,16 @@ def param_counts(config: RunConfig) -> dict[str, int]:
     ln = net.layer_norm
     phi = encoder_param_count(state_dim + action_dim, net.critic_depth, net.width, net.repr_dim, ln)
     psi = encoder_param_count(goal_dim, net.critic_depth, net.width, net.repr_dim, ln)
-    if config.algo.name == "gcbc":
-        phi = psi = 0  # no critic
+    critic = phi + psi
+    if config.algo.name in ("gcbc", "gcsl"):
+        critic = 0  # no critic
+    elif config.algo.name in TD_ALGOS:  # twin Q-networks on concat(s, a, g), scalar heads
+        in_dim = state_dim + action_dim + goal_dim
+        critic = 2 * encoder_param_count(in_dim, net.critic_depth, net.width, 1, ln)
     width = net.resolved_actor_width
     actor = encoder_param_count(state_dim + goal_dim, net.actor_depth, width, None, ln)
     actor += 2 * (width * action_dim + action_dim)
-    return {"actor_params": actor, "critic_params": phi + psi}
+    return {"actor_params": actor, "critic_params": critic}
 
 
 def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:

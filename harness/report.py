@@ -1280,6 +1280,10 @@ def value_map(
             f"run {run.run_id} has no params/ folder ({run.path / 'params'}); only runs that "
             "completed with this version of the harness write one"
         )
+    if run.fields.get("algo", "crl") != "crl":
+        raise ReportError(
+            f"run {run.run_id} is {run.fields.get('algo')}; value maps need a CRL critic"
+        )
     try:
         cfg = RunConfig.model_validate((run.config or {}).get("config"))
     except ValidationError as exc:
@@ -1361,11 +1365,14 @@ def find_run(runs: Sequence[RunResult], run_id: str) -> RunResult:
 
 
 def best_maze_runs(report: Report) -> list[RunResult]:
-    """Per point or ant maze env, the completed run with ``params/`` and the highest score."""
+    """Per point or ant maze env, the completed CRL run with ``params/`` and the highest
+    score."""
     best: dict[str, RunResult] = {}
     for run in report.completed:
         env_id = run.env_id
         if not run.has_params or not env_id.startswith(("point_", "ant_")) or "maze" not in env_id:
+            continue
+        if run.fields.get("algo", "crl") != "crl":  # value maps need the contrastive critic
             continue
         current = best.get(env_id)
         if current is None or (run.score or 0.0) > (current.score or 0.0):

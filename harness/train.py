@@ -1,4 +1,8 @@
-"""Online CRL training on goal-conditioned Brax environments, written as pure JAX functions.
+"""Online training on goal-conditioned Brax environments, written as pure JAX functions.
+
+Any agent of :func:`harness.agents.make_agent` (CRL and the baselines of Wang et al. 2025,
+Fig. 13) trains with the same collection, replay, evaluation, metrics and checkpoints; only the
+minibatch sampler follows the algorithm (:func:`harness.agents.batch_kind`).
 
 :class:`Trainer` holds jitted pure functions in the PureJaxRL style: ``init(key) -> TrainState``,
 ``collect(TrainState, random) -> TrainState`` (an env unroll of ``unroll_length`` steps in
@@ -30,9 +34,16 @@ import numpy as np
 from flax import struct
 
 import envs
-from harness.agents.crl import CRL, CRLState
+from harness.agents import Agent, batch_kind, make_agent
 from harness.checkpoint import Checkpointer
-from harness.replay import Replay, replay_add, replay_init, sample
+from harness.replay import (
+    Replay,
+    replay_add,
+    replay_init,
+    sample,
+    sample_future,
+    sample_transitions,
+)
 from harness.spec import RunConfig
 
 #: Metric names written for every evaluation (Wang et al. 2025, Sec. 5; JaxGCRL).
@@ -68,7 +79,7 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
 class TrainState:
     """Everything a training iteration reads and writes (one pytree, donated to ``iteration``)."""
 
-    agent: CRLState
+    agent: Any  # the agent's state (CRLState, SACState, ...)
     replay: Replay
     env_state: Any  # brax State batched over num_envs
     ep_step: jax.Array  # [num_envs] int32 steps taken in the current episode
@@ -135,8 +146,9 @@ class Trainer:
 
     Attributes:
         env: the goal-conditioned Brax env; ``eval_env``: the env evaluated on
-        (``env.eval_id``, else ``env``); ``agent``: the :class:`CRL` agent;
-        sched: the run's :class:`Schedule`.
+        (``env.eval_id``, else ``env``); ``agent``: the run's agent
+        (:func:`harness.agents.make_agent`); ``batch_kind``: its minibatch sampler
+        (:func:`harness.agents.batch_kind`); sched: the run's :class:`Schedule`.
     """
 
     def __init__(self, cfg: RunConfig) -> None:
@@ -149,7 +161,11 @@ class Trainer:
         self.goal_dim = int(self.env.goal_dim)
         self.action_dim = int(self.env.action_size)
         self.goal_indices = tuple(int(i) for i in np.asarray(self.env.goal_indices))
-        self.agent = CRL(cfg, self.state_dim, self.goal_dim, self.action_dim)
+        self.agent: Agent = make_agent(cfg, self.state_dim, self.goal_dim, self.action_dim)
+        self.batch_kind = batch_kind(cfg.algo.name)
+        # TD learning reads the commanded goal and the terminal flag of every step.
+        self.keeps_goals = self.batch_kind == "transition"
+        self.success_threshold = float(envs.info(cfg.env.id).success_threshold)
         self._reset = jax.vmap(self.env.reset)
         self._step = jax.vmap(self.env.step)
         self._eval_reset = jax.vmap(self.eval_env.reset)
@@ -180,7 +196,11 @@ class Trainer:
         return TrainState(
             agent=self.agent.init(k_agent),
             replay=replay_init(
-                data.replay_size_per_env, data.num_envs, self.state_dim, self.action_dim
+                data.replay_size_per_env,
+                data.num_envs,
+                self.state_dim,
+                self.action_dim,
+                self.goal_dim if self.keeps_goals else None,
             ),
             env_state=env_state,
             ep_step=jnp.zeros((data.num_envs,), jnp.int32),
@@ -214,19 +234,22 @@ class Trainer:
             action = jnp.where(random_actions, uniform, policy)
             nxt = self._step(env_state, action)
             ep_step_next = ep_step + 1
-            done = (nxt.done > 0) | (ep_step_next >= episode_length)
+            terminal = nxt.done > 0  # unhealthy; the time limit is a truncation
+            done = terminal | (ep_step_next >= episode_length)
             nxt = _where_done(done, fresh, nxt)
-            out = (obs[:, : self.state_dim], action, traj_id)
+            out: tuple[jax.Array, ...] = (obs[:, : self.state_dim], action, traj_id)
+            if self.keeps_goals:
+                out = (*out, obs[:, self.state_dim :], terminal)
             carry = (nxt, jnp.where(done, 0, ep_step_next), traj_id + done.astype(jnp.int32))
             return carry, out
 
         keys = jax.random.split(k_steps, data.unroll_length)
-        (env_state, ep_step, traj_id), (states, actions, ids) = jax.lax.scan(
+        (env_state, ep_step, traj_id), stored = jax.lax.scan(
             step, (ts.env_state, ts.ep_step, ts.traj_id), keys
         )
         return dataclasses.replace(
             ts,
-            replay=replay_add(ts.replay, states, actions, ids),
+            replay=replay_add(ts.replay, *stored),
             env_state=env_state,
             ep_step=ep_step,
             traj_id=traj_id,
@@ -251,13 +274,30 @@ class Trainer:
         algo = self.cfg.algo
 
         def update(
-            carry: tuple[CRLState, jax.Array], _: None
-        ) -> tuple[tuple[CRLState, jax.Array], dict[str, jax.Array]]:
+            carry: tuple[Any, jax.Array], _: None
+        ) -> tuple[tuple[Any, jax.Array], dict[str, jax.Array]]:
             agent, key = carry
             key, k_sample, k_update = jax.random.split(key, 3)
-            batch, _info = sample(
-                ts.replay, k_sample, algo.batch_size, algo.discount, self.goal_indices
-            )
+            batch: Any
+            if self.batch_kind == "transition":
+                relabel = algo.resolved_her.relabel_prob if algo.name.endswith("_her") else 0.0
+                batch, _info = sample_transitions(
+                    ts.replay,
+                    k_sample,
+                    algo.batch_size,
+                    self.goal_indices,
+                    self.success_threshold,
+                    relabel,
+                )
+            elif self.batch_kind == "future":
+                horizon = algo.resolved_gcsl.horizon
+                batch, _info = sample_future(
+                    ts.replay, k_sample, algo.batch_size, self.goal_indices, horizon
+                )
+            else:
+                batch, _info = sample(
+                    ts.replay, k_sample, algo.batch_size, algo.discount, self.goal_indices
+                )
             agent, metrics = self.agent.update(agent, batch, k_update)
             return (agent, key), metrics
 
@@ -496,8 +536,10 @@ def train(
     return last
 
 
-def save_params(directory: Path, agent: CRLState) -> None:
-    """Write the final actor and critic parameters and log alpha (for value maps, evaluation).
+def save_params(directory: Path, agent: Any) -> None:
+    """Write the final parameters of an agent state: every field but the optimiser states
+    (``*_opt``). For CRL: ``actor_params``, ``critic_params`` and ``log_alpha`` (value maps,
+    evaluation); SAC adds ``target_critic_params``, TD3 its targets and step counter.
 
     Restore with ``orbax.checkpoint.StandardCheckpointer().restore(directory)``.
     """
@@ -509,9 +551,9 @@ def save_params(directory: Path, agent: CRLState) -> None:
     if directory.exists():
         shutil.rmtree(directory)
     payload = {
-        "actor_params": agent.actor_params,
-        "critic_params": agent.critic_params,
-        "log_alpha": agent.log_alpha,
+        f.name: getattr(agent, f.name)
+        for f in dataclasses.fields(agent)
+        if not f.name.endswith("_opt")
     }
     with ocp.StandardCheckpointer() as checkpointer:
         checkpointer.save(directory, payload)
