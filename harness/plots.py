@@ -319,7 +319,10 @@ def plot_learning_curves(report: Report, env_id: str, path: Path) -> Path | None
             float(np.mean(randoms)), color="grey", ls=":", lw=1.2, label="uniform random policy"
         )
     ax.xaxis.set_major_formatter(EngFormatter(sep=" "))
-    ax.set_xlabel("env steps (including the random-action prefill)")
+    offline = all(r.fields.get("data_mode") == "offline" for r in runs)
+    ax.set_xlabel(
+        "gradient steps" if offline else "env steps (including the random-action prefill)"
+    )
     ax.set_ylabel(metric_label(report.metric, _episode_length(runs)))
     _floor(ax, report.metric)
     ax.grid(True, lw=0.3, alpha=0.6)

@@ -89,7 +89,8 @@ class RunResult:
             ``config.json``) and any dotted config path asked for.
         score: mean of the last ``last_k`` evaluations of the metric, or None without any.
         last_k: evaluations averaged into ``score``.
-        steps: ``[n_evals]`` env steps of each evaluation of the metric, ascending.
+        steps: ``[n_evals]`` env steps of each evaluation of the metric, ascending (gradient
+            steps for offline runs, whose env steps do not change).
         values: ``[n_evals]`` the metric at those env steps.
         random_score: the same metric under the uniform random policy (``random/<name>``,
             measured before training), or None.
@@ -493,7 +494,9 @@ def read_run(
             values.update({c: first[c] for c in COLUMN_PATHS if c in first})
             env_steps = int(max(table.column("env_steps").to_pylist()))
             names = np.asarray(table.column("metric").to_pylist(), dtype=object)
-            all_steps = table.column("env_steps").to_numpy()
+            # Offline runs do not step an env: their curves run along gradient steps.
+            step_column = "grad_steps" if first.get("data_mode") == "offline" else "env_steps"
+            all_steps = table.column(step_column).to_numpy()
             all_vals = table.column("value").to_numpy()
             pick = names == metric
             order = np.argsort(all_steps[pick], kind="stable")
