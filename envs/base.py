@@ -29,8 +29,8 @@ from envs.robots import Robot
 
 EPISODE_LENGTH = 1000
 """Steps per episode in training and evaluation (Wang et al. 2025, arXiv 2503.14858)."""
-SUPPORTED_BACKENDS = ("spring", "generalized")
-"""Brax pipelines the envs run on."""
+SUPPORTED_BACKENDS = ("spring", "generalized", "mjx")
+"""Brax pipelines the envs run on (``"mjx"``: the Franka arm tasks, :mod:`envs.arm`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +105,8 @@ class GoalEnv(PipelineEnv):
         robot: the body and its physics settings.
         info: the static facts of this env id (dims must agree with ``robot``).
         walls: MJCF ``<geom>`` text added to the world (mazes), or ``""``.
-        backend: brax pipeline, ``"spring"`` or ``"generalized"``; None (default) takes
-            ``info.backend``, and another value must equal it. Wang et al. 2025 (arXiv
+        backend: brax pipeline, ``"spring"``, ``"generalized"`` or ``"mjx"``; None (default)
+            takes ``info.backend``, and another value must equal it. Wang et al. 2025 (arXiv
             2503.14858) run every env on spring except the arm tasks (MJX) and the reacher
             (generalized).
         n_frames: physics steps per env step; default ``robot.n_frames``.
@@ -142,7 +142,9 @@ class GoalEnv(PipelineEnv):
             n_frames=robot.n_frames if n_frames is None else n_frames,
             debug=debug,
         )
-        if sys.act_size() != info.action_dim or robot.state_size(sys) != info.state_dim:
+        if robot.policy_action_size(sys) != info.action_dim or (
+            robot.state_size(sys) != info.state_dim
+        ):
             raise ValueError(f"{info.env_id}: the MJCF model disagrees with EnvInfo {info}")
         self.robot = robot
         self._info = info
@@ -180,13 +182,21 @@ class GoalEnv(PipelineEnv):
         return self._info.episode_length
 
     @property
+    def compiler_options(self) -> dict[str, Any]:
+        """XLA options for ``jax.jit(..., compiler_options=...)`` of this env's reset / step (and
+        of any program that steps it); empty except for the arm tasks
+        (:data:`envs.arm.XLA_CPU_OPTIONS`)."""
+        return dict(self.robot.compiler_options)
+
+    @property
     def observation_size(self) -> int:  # type: ignore[override]
         """``state_dim + goal_dim``, without calling reset (brax's default traces reset)."""
         return self._info.obs_dim
 
     @property
     def action_size(self) -> int:
-        """Number of actuators; actions lie in ``[-1, 1]``."""
+        """Length of the action vector (the number of actuators, except for the arm tasks);
+        actions lie in ``[-1, 1]``."""
         return self._info.action_dim
 
     # ---- dynamics -----------------------------------------------------------------------------

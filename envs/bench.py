@@ -55,8 +55,8 @@ def measure_step_throughput(env_id: str, batch_size: int, n_steps: int = 200) ->
         KeyError: for an unknown env id.
     """
     env = make(env_id)
-    reset = jax.jit(jax.vmap(env.reset))
-    step = jax.jit(jax.vmap(env.step))
+    reset = jax.jit(jax.vmap(env.reset), compiler_options=env.compiler_options)
+    step = jax.jit(jax.vmap(env.step), compiler_options=env.compiler_options)
     key_reset, key_act = jax.random.split(jax.random.key(0))
     state = jax.block_until_ready(reset(jax.random.split(key_reset, batch_size)))
     actions = jax.random.uniform(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -15,7 +16,8 @@ def check(env_id: str, batch: int = 64, steps: int = 100, seed: int = 0) -> dict
     """Reset ``batch`` envs, step them ``steps`` times with random actions, and report.
 
     The envs are not reset when done (unhealthy): a fallen robot keeps being simulated, which is
-    also a test of the physics' stability. The finiteness of every step's observation is
+    also a test of the physics' stability. The jitted programs get the env's
+    :attr:`~envs.base.GoalEnv.compiler_options`. The finiteness of every step's observation is
     accumulated on the device, so the timing includes no host round trip per step.
 
     Args:
@@ -36,10 +38,11 @@ def check(env_id: str, batch: int = 64, steps: int = 100, seed: int = 0) -> dict
     if batch < 1 or steps < 1:
         raise ValueError(f"batch and steps must be >= 1, got batch={batch}, steps={steps}")
     env = make(env_id)
-    reset = jax.jit(jax.vmap(env.reset))
+    options = env.compiler_options
+    reset = jax.jit(jax.vmap(env.reset), compiler_options=options)
     vstep = jax.vmap(env.step)
 
-    @jax.jit
+    @functools.partial(jax.jit, compiler_options=options)
     def advance(state: Any, action: jax.Array, ok: jax.Array, ever_done: jax.Array) -> Any:
         state = vstep(state, action)
         leaves = (state.obs, state.reward, state.metrics["dist"])

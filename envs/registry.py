@@ -10,6 +10,9 @@ Ids (Wang et al. 2025, arXiv 2503.14858, table of environments; layouts in :mod:
   humanoid with JaxGCRL's 268-dim state, cell 2 m.
 - ``<maze id>_eval`` for every maze id: same walls and starts, goals only in far cells.
 - ``reacher``: brax's two-link reacher on the generalized pipeline, goal = fingertip x, y, z.
+- ``arm_push_easy``, ``arm_push_hard``, ``arm_binpick_easy``, ``arm_binpick_hard``: MuJoCo
+  Menagerie's Franka Panda and a cube on the MJX pipeline, goal = cube x, y, z
+  (:mod:`envs.arm`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from envs.arena import HUMANOID_GOAL_RADIUS, REACHER_GOAL_RADIUS, RadialGoalEnv
+from envs.arm import ARM_TASKS, ArmEnv, PandaCube
 from envs.base import EPISODE_LENGTH, EnvInfo, GoalEnv
 from envs.maze import build_maze, get_layout
 from envs.maze_env import MazeEnv
@@ -46,6 +50,8 @@ SUCCESS_THRESHOLD = 0.5
 table of environments; JaxGCRL ``goal_dist = 0.5``); 3-D for the humanoid."""
 REACHER_SUCCESS_THRESHOLD = 0.05
 """Fingertip-to-goal radius of the reacher (metres), Wang et al. 2025 and JaxGCRL."""
+ARM_SUCCESS_THRESHOLD = 0.1
+"""Cube-to-goal radius (metres, 3-D) of the arm tasks, Wang et al. 2025 and JaxGCRL."""
 
 _DESCRIPTIONS = {
     "point_u_maze": "point mass in the U-maze (cell 2 m); cheap CPU default (paper's simple_u_maze)",
@@ -164,6 +170,27 @@ _REACHER = _info(
     "generalized",
 )
 
+_ARM_DESCRIPTIONS = {
+    "arm_push_easy": "Franka Panda (MJX): push the cube 0.2 m right, start / goal in 0.2 m squares",
+    "arm_push_hard": "Franka Panda (MJX): push the cube right, start / goal in 0.5 m squares",
+    "arm_binpick_easy": "Franka Panda (MJX): cube from the left bin to the right bin's centre",
+    "arm_binpick_hard": "Franka Panda (MJX): cube from the left bin anywhere into the right bin",
+}
+
+
+def _make_arm(info: EnvInfo, **kwargs: Any) -> GoalEnv:
+    return ArmEnv(ARM_TASKS[info.env_id], info, **kwargs)
+
+
+def _arm_entries() -> list[_Entry]:
+    """The four arm tasks (:data:`envs.arm.ARM_TASKS`): goal = cube x, y, z = ``state[0:3]``."""
+    entries = []
+    for env_id, description in _ARM_DESCRIPTIONS.items():
+        info = _info(env_id, PandaCube(), description, (0, 1, 2), ARM_SUCCESS_THRESHOLD, "mjx")
+        entries.append(_Entry(info, functools.partial(_make_arm, info)))
+    return entries
+
+
 _REGISTRY: dict[str, _Entry] = {
     e.info.env_id: e
     for e in (
@@ -182,6 +209,7 @@ _REGISTRY: dict[str, _Entry] = {
             HUMANOID_CELL_JITTER,
         ),
         _Entry(_REACHER, functools.partial(_make_reacher, _REACHER)),
+        *_arm_entries(),
     )
 }
 
@@ -215,7 +243,8 @@ def make(env_id: str, **kwargs: Any) -> GoalEnv:
         **kwargs: passed to the env's constructor: ``n_frames`` for all; ``cell_jitter`` and
             ``merge_walls`` for mazes (:class:`~envs.maze_env.MazeEnv`); ``goal_radius`` and
             ``start_jitter`` for ``ant``, ``humanoid`` and ``reacher``
-            (:class:`~envs.arena.RadialGoalEnv`).
+            (:class:`~envs.arena.RadialGoalEnv`); ``panda_source`` for the arm tasks
+            (:class:`~envs.arm.ArmEnv`).
 
     Returns:
         the env; ``env.info == info(env_id)``.

@@ -13,6 +13,7 @@ import jax
 import numpy as np
 
 from envs.arena import RadialGoalEnv
+from envs.arm import ARM_START_Q, CUBE_HALF_SIZE, ArmEnv
 from envs.maze_env import MazeEnv
 from envs.registry import make
 
@@ -31,6 +32,9 @@ def render(env_id: str, path: str | Path, *, key: jax.Array | None = None) -> Pa
     title. Open-floor envs (``ant``, ``humanoid``): the start region (a square) and the
     goal-sampling annulus. Both: one start and goal drawn by the env's own sampler (the robot as
     a disc of its clearance radius, the goal as a star inside a circle of the success radius).
+    Arm tasks: the arm's base and reach, its gripper point at reset, the push pads or bin walls,
+    the cube-start and goal squares, a sampled cube (a 6 cm square) and goal (a star inside the
+    0.1 m success circle; the success test is 3-D, the goal's z is 0.03 m).
 
     Args:
         env_id: a registered env id.
@@ -53,6 +57,8 @@ def render(env_id: str, path: str | Path, *, key: jax.Array | None = None) -> Pa
     start, goal = (
         np.asarray(x) for x in env.sample_start_goal(jax.random.key(0) if key is None else key)
     )
+    if isinstance(env, ArmEnv):
+        return _render_arm(env, env_id, start, goal, Path(path))
     if isinstance(env, MazeEnv):
         rows, cols = env.maze.shape
         aspect = cols / rows  # height / width of the drawn area
@@ -161,3 +167,109 @@ def render(env_id: str, path: str | Path, *, key: jax.Array | None = None) -> Pa
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def _render_arm(env: ArmEnv, env_id: str, start: np.ndarray, goal: np.ndarray, path: Path) -> Path:
+    """The top-down picture of an arm task (see :func:`render`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mujoco
+    from matplotlib.patches import Circle, Rectangle
+
+    task = env.task
+    fig, ax = plt.subplots(figsize=(7.0, 6.9))
+    handles: list[Any] = []
+    reach = env.robot.clearance
+    arc = Circle((0.0, 0.0), reach, fill=False, edgecolor="grey", lw=1.0, ls=":")
+    arc.set_label(f"reach of the gripper point ({reach:g} m)")
+    ax.add_patch(arc)
+    handles.append(arc)
+    (base,) = ax.plot([0.0], [0.0], "s", color="black", ms=10, label="arm base (origin)")
+    handles.append(base)
+    # Where the gripper point is at reset (forward kinematics of the start pose).
+    mj = env.sys.mj_model
+    data = mujoco.MjData(mj)
+    data.qpos[: len(ARM_START_Q)] = ARM_START_Q
+    mujoco.mj_kinematics(mj, data)
+    tcp = data.site("gripper").xpos
+    (grip,) = ax.plot(
+        [tcp[0]],
+        [tcp[1]],
+        "^",
+        color=ROBOT_COLOUR,
+        ms=9,
+        label=f"gripper at reset (z {tcp[2]:.2f} m)",
+    )
+    handles.append(grip)
+    for region, colour, label in zip(
+        task.pads, ("#9db7e8", "#eaa3a3"), ("start pad", "goal pad"), strict=False
+    ):
+        (cx, cy), h = region.centre, region.half_width
+        pad = Rectangle((cx - h, cy - h), 2 * h, 2 * h, facecolor=colour, alpha=0.6, lw=0)
+        pad.set_label(label)
+        ax.add_patch(pad)
+        handles.append(pad)
+    for i, b in enumerate(task.bins):
+        for j, ((x, y), (sx, sy)) in enumerate(b.walls()):
+            wall = Rectangle(
+                (x - sx, y - sy), 2 * sx, 2 * sy, facecolor=("#1f3fbf", "#bf1f1f")[i % 2], lw=0
+            )
+            if j == 0:
+                wall.set_label(f"bin {'AB'[i]} walls ({b.wall_height:g} m high)")
+                handles.append(wall)
+            ax.add_patch(wall)
+    for region, colour, label in (
+        (task.cube_start, "green", "cube start region"),
+        (task.goal, GOAL_MARK_COLOUR, "goal region"),
+    ):
+        (cx, cy), h = region.centre, region.half_width
+        box = Rectangle(
+            (cx - h, cy - h), 2 * h, 2 * h, fill=False, edgecolor=colour, lw=1.5, ls="--"
+        )
+        box.set_label(f"{label} (+-{h:g} m)")
+        ax.add_patch(box)
+        handles.append(box)
+    c = CUBE_HALF_SIZE
+    cube = Rectangle((start[0] - c, start[1] - c), 2 * c, 2 * c, facecolor="#2ca02c", edgecolor="k")
+    cube.set_label(f"sampled cube ({start[0]:.2f}, {start[1]:.2f}, {c:g})")
+    ax.add_patch(cube)
+    handles.append(cube)
+    success = Circle(
+        (float(goal[0]), float(goal[1])),
+        env.success_threshold,
+        fill=False,
+        edgecolor=GOAL_MARK_COLOUR,
+        lw=1.5,
+    )
+    ax.add_patch(success)
+    goal_text = ", ".join(f"{v:.2f}" for v in goal)
+    (star,) = ax.plot(
+        [goal[0]],
+        [goal[1]],
+        "*",
+        color=GOAL_MARK_COLOUR,
+        ms=14,
+        label=f"sampled goal ({goal_text}), success < {env.success_threshold:g} m (3-D)",
+    )
+    handles.append(star)
+    ax.set_xlim(-0.7, 0.7)
+    ax.set_ylim(-0.15, 1.0)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.grid(True, lw=0.3, alpha=0.5)
+    ax.set_title(f"{env_id}: Franka Panda seen from above, table z = 0", fontsize=10)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+        ncol=2,
+        fontsize=8,
+        frameon=False,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -15,6 +15,7 @@ import dataclasses
 import importlib.resources
 import math
 import warnings
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -51,6 +52,9 @@ class Robot(abc.ABC):
     """Horizontal reach of the body from its centre (metres), to keep starts clear of walls."""
     wall_friction: float | None
     """Friction coefficient for maze walls; None keeps the model's default."""
+    compiler_options: tuple[tuple[str, Any], ...] = ()
+    """XLA options that jitted programs stepping this robot should be compiled with (``jax.jit``'s
+    ``compiler_options``); none but for the Franka arm (:data:`envs.arm.XLA_CPU_OPTIONS`)."""
 
     @abc.abstractmethod
     def mjcf(self, walls: str = "") -> str:
@@ -92,6 +96,11 @@ class Robot(abc.ABC):
         """1.0 while the robot is in a usable state, else 0.0 (float32 scalar)."""
         del pipeline_state
         return jnp.ones((), jnp.float32)
+
+    def policy_action_size(self, sys: brax_base.System) -> int:
+        """Length of the policy's action for the model ``sys``: its number of actuators, unless
+        :meth:`ctrl_from_action` maps a shorter action onto them (the Franka arm)."""
+        return sys.act_size()
 
     def state_size(self, sys: brax_base.System) -> int:
         """Length of :meth:`state_vector` for the model ``sys``: ``q_size + qd_size``."""
