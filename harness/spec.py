@@ -616,13 +616,18 @@ class Spec(_Section):
                         f"sweep axis {path!r} must be a dotted path into one of "
                         f"{', '.join(sorted(_SWEEPABLE))} (e.g. network.critic_depth)"
                     )
-                section = _SWEEPABLE[head]
-                field = rest.split(".")[0]
-                if field not in section.model_fields:
-                    raise ValueError(
-                        f"sweep axis {path!r}: {head} has no field {field!r}; fields: "
-                        f"{', '.join(section.model_fields)}"
-                    )
+                section: type[BaseModel] | None = _SWEEPABLE[head]
+                where = head
+                for field in rest.split("."):
+                    if section is None:
+                        break  # a value below a plain field (e.g. a dict): checked per point
+                    if field not in section.model_fields:
+                        raise ValueError(
+                            f"sweep axis {path!r}: {where} has no field {field!r}; fields: "
+                            f"{', '.join(section.model_fields)}"
+                        )
+                    section = _sub_section(section.model_fields[field].annotation)
+                    where = f"{where}.{field}"
             if not values:
                 raise ValueError(f"sweep axis {key!r} has no values")
             if len(paths) > 1:
@@ -633,6 +638,16 @@ class Spec(_Section):
                             f"{len(paths)} paths or a list of {len(paths)}"
                         )
         return value
+
+
+def _sub_section(annotation: Any) -> type[BaseModel] | None:
+    """The section model of a field annotation (``X`` or ``X | None``), else None."""
+    import typing
+
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, _Section):
+            return candidate
+    return None
 
 
 def sweep_paths(key: str) -> list[str]:

@@ -302,6 +302,7 @@ def test_spec_sections_fit_the_algorithm(tmp_path: Path) -> None:
         "algo: {name: td3_her, td3: {policy_delay: 0}}": "greater than 0",
         "algo: {name: sac_her, her: {relabel_prob: 1.5}}": "less than or equal to 1",
         "algo: {name: sac_her, sac: {tua: 0.1}}": "unknown field",
+        "algo: {name: sac}\nsweep: {algo.sac.taux: [0.1]}": "algo.sac has no field 'taux'",
         "algo: {name: ddpg}": "Input should be",
         "algo: {name: sac}\ndata: {mode: offline, dataset: pointmaze-medium-navigate-v0}": (
             "runs online only"
