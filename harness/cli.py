@@ -48,7 +48,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _print_problems(exc)
             status = EXIT_BAD_INPUT
             continue
-        _out.print(f"{path}: ok ({len(expand(spec))} runs)", markup=False)
+        count = len(expand(spec))
+        _out.print(f"{path}: ok ({count} run{'' if count == 1 else 's'})", markup=False)
     return status
 
 
