@@ -25,7 +25,6 @@ mean). Data exported from an online run is evaluated with that env's online eval
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
@@ -428,25 +427,6 @@ class OfflineTrainer:
         return {k: float(v) for k, v in jax.device_get(metrics).items()}
 
 
-def save_agent_params(directory: Path, agent_state: Any) -> None:
-    """Write the final parameters (every field of the agent state but optimiser states) with
-    orbax, as :func:`harness.train.save_params` does for online runs."""
-    import shutil
-
-    import orbax.checkpoint as ocp
-
-    directory = Path(directory).resolve()
-    if directory.exists():
-        shutil.rmtree(directory)
-    payload = {
-        f.name: getattr(agent_state, f.name)
-        for f in dataclasses.fields(agent_state)
-        if not f.name.endswith("_opt")
-    }
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(directory, payload)
-
-
 def train_offline(
     cfg: RunConfig,
     callbacks: Any = None,
@@ -615,5 +595,7 @@ def train_offline(
         if ckpt is not None:
             ckpt.close()
     if checkpoint_dir is not None:
-        save_agent_params(Path(checkpoint_dir).parent / "params", state.agent)
+        from harness.train import save_params
+
+        save_params(Path(checkpoint_dir).parent / "params", state.agent)
     return last
