@@ -13,7 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
+
+
+def _is_empty(leaf: Any) -> bool:
+    return hasattr(leaf, "shape") and 0 in tuple(leaf.shape)
+
+
+def _storable(tree: Any) -> Any:
+    """Orbax cannot save arrays of size 0 (e.g. an MJX state's ``act`` for a model with no
+    activation states): stand a one-element array in for each; :meth:`Checkpointer.restore`
+    turns it back into the empty array of the target shape."""
+    return jax.tree_util.tree_map(lambda x: jnp.zeros((1,), x.dtype) if _is_empty(x) else x, tree)
 
 
 class Checkpointer:
@@ -47,7 +59,8 @@ class Checkpointer:
         mngr.save(
             iteration,
             args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), record=ocp.args.JsonSave(record)
+                state=ocp.args.StandardSave(_storable(state)),
+                record=ocp.args.JsonSave(record),
             ),
             force=True,
         )
@@ -66,15 +79,29 @@ class Checkpointer:
         restored = self._mngr().restore(
             step,
             args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract_state), record=ocp.args.JsonRestore()
+                state=ocp.args.StandardRestore(_storable_abstract(abstract_state)),
+                record=ocp.args.JsonRestore(),
             ),
         )
-        return restored["state"], dict(restored["record"])
+        state = jax.tree_util.tree_map(
+            lambda target, value: (
+                jnp.zeros(target.shape, target.dtype) if _is_empty(target) else value
+            ),
+            abstract_state,
+            restored["state"],
+        )
+        return state, dict(restored["record"])
 
     def close(self) -> None:
         if self._manager is not None:
             self._manager.close()
             self._manager = None
+
+
+def _storable_abstract(abstract_state: Any) -> Any:
+    return jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct((1,), x.dtype) if _is_empty(x) else x, abstract_state
+    )
 
 
 def abstract(tree: Any) -> Any:

@@ -170,10 +170,13 @@ class Trainer:
         self._step = jax.vmap(self.env.step)
         self._eval_reset = jax.vmap(self.eval_env.reset)
         self._eval_step = jax.vmap(self.eval_env.step)
-        self.init = jax.jit(self._init)
-        self.collect = jax.jit(self._collect, donate_argnums=0)
+        # Programs that step an env take its XLA options (the MJX arm tasks need one on the
+        # CPU: envs/arm.py); the update never touches the env.
+        env_options = {**self.env.compiler_options, **self.eval_env.compiler_options} or None
+        self.init = jax.jit(self._init, compiler_options=env_options)
+        self.collect = jax.jit(self._collect, donate_argnums=0, compiler_options=env_options)
         self.update = jax.jit(self._update, donate_argnums=0)
-        self.evaluate = jax.jit(self._evaluate)
+        self.evaluate = jax.jit(self._evaluate, compiler_options=env_options)
 
     def recompiles(self) -> int:
         """Programs compiled beyond one per jitted function (``init``, ``collect`` (prefill and
