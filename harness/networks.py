@@ -49,7 +49,12 @@ def _dtype(name: str) -> Any:
 
 
 class _Layer(nn.Module):
-    """Dense -> (LayerNorm) -> activation. LayerNorm statistics are computed in float32."""
+    """Dense -> (LayerNorm) -> activation, float32 output ``[batch, width]``.
+
+    With ``dtype: bfloat16`` only the Dense matmul runs in bfloat16 (flax casts its input and
+    kernel); LayerNorm, the activation and the output are float32, so the residual stream (the
+    carry between blocks, summed over up to 256 blocks at depth 1024) keeps float32 precision.
+    """
 
     width: int
     activation: str
@@ -67,8 +72,8 @@ class _Layer(nn.Module):
         )(x)
         if self.layer_norm:
             x = nn.LayerNorm(dtype=jnp.float32, param_dtype=jnp.float32)(x)
-        x = ACTIVATIONS[self.activation](x)
-        return x.astype(_dtype(self.dtype))
+        x = ACTIVATIONS[self.activation](x.astype(jnp.float32))
+        return x
 
 
 class ResidualBlock(nn.Module):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harness.agents.crl import (
+    _round_mantissa,
     infonce_loss,
     paired_energy,
     pairwise_energy,
@@ -97,3 +98,53 @@ def test_tanh_gaussian_log_prob_matches_change_of_variables() -> None:
     expected = log_normal - np.log(1 - np.tanh(u) ** 2).sum(-1)
     np.testing.assert_allclose(np.asarray(log_prob), expected, rtol=1e-3, atol=1e-3)
     assert np.all(np.abs(np.asarray(action)) < 1)
+
+
+@pytest.mark.parametrize("mantissa_bits", [None, 10, 7])
+def test_l2_energy_accurate_at_norm_300_with_reduced_precision_matmul(
+    mantissa_bits: int | None,
+) -> None:
+    # Deep encoders give representations of norm ~300 at init, mostly a component shared by the
+    # batch; positive pairs lie 0.5 apart. TF32 (10 mantissa bits, the default float32 matmul of
+    # A100 / H100) and bfloat16 (7) matmuls are emulated by rounding the operands.
+    rng = np.random.default_rng(1)
+    batch, dim = 64, 64
+    offset = rng.normal(size=dim)
+    offset *= 300.0 / np.linalg.norm(offset)
+    phi = offset + 0.5 * rng.normal(size=(batch, dim))
+    step = rng.normal(size=(batch, dim))
+    psi = phi + 0.5 * step / np.linalg.norm(step, axis=1, keepdims=True)
+    exact = -np.sqrt(((phi[:, None, :] - psi[None, :, :]) ** 2).sum(-1))
+    got = np.asarray(
+        pairwise_energy(
+            jnp.asarray(phi, jnp.float32), jnp.asarray(psi, jnp.float32), "l2", mantissa_bits
+        )
+    )
+    # Positive pairs to float32 rounding of the inputs; all pairs to the matmul's precision
+    # relative to the batch's spread (not to the norm 300).
+    np.testing.assert_allclose(np.diag(got), np.diag(exact), atol=1e-4)
+    tol = 1e-4 if mantissa_bits is None else 2.0**-mantissa_bits * 8
+    np.testing.assert_allclose(got, exact, atol=tol)
+    # The expanded form without centring loses the positives' distances at this norm.
+    p32, q32 = jnp.asarray(phi, jnp.float32), jnp.asarray(psi, jnp.float32)
+    rounded = [_round_mantissa(x, mantissa_bits) for x in (p32, q32)]
+    sq = (p32**2).sum(-1)[:, None] + (q32**2).sum(-1)[None, :] - 2 * rounded[0] @ rounded[1].T
+    naive = -np.sqrt(np.maximum(np.asarray(sq), 0.0))
+    assert np.abs(np.diag(naive - exact)).max() > 1e-2
+
+
+def test_l2_energy_gradient_matches_difference_form(reps: tuple[np.ndarray, np.ndarray]) -> None:
+    phi, psi = (jnp.asarray(x, jnp.float32) + 50.0 for x in reps)
+
+    def direct(p: jax.Array, q: jax.Array) -> jax.Array:
+        return jnp.sum(jnp.sin(-jnp.sqrt(jnp.sum((p[:, None] - q[None]) ** 2, -1) + 1e-12)))
+
+    def ours(p: jax.Array, q: jax.Array) -> jax.Array:
+        return jnp.sum(jnp.sin(pairwise_energy(p, q, "l2")))
+
+    for got, want in zip(
+        jax.grad(ours, argnums=(0, 1))(phi, psi),
+        jax.grad(direct, argnums=(0, 1))(phi, psi),
+        strict=True,
+    ):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=2e-4)

@@ -108,6 +108,41 @@ def test_remat_and_bfloat16_keep_float32_params_and_close_outputs() -> None:
     np.testing.assert_allclose(np.asarray(bf16.apply(params, x)), y, atol=0.1)
 
 
+def _equations(jaxpr: jax.extend.core.Jaxpr) -> list:
+    """Every equation of a jaxpr and of the jaxprs nested in it (scan, remat, pjit bodies)."""
+    found = []
+    for eqn in jaxpr.eqns:
+        found.append(eqn)
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (list, tuple)) else [value]:
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    found.extend(_equations(inner))
+    return found
+
+
+@pytest.mark.parametrize("scan", [True, False])
+def test_bfloat16_runs_matmuls_in_bf16_and_keeps_the_residual_carry_float32(scan: bool) -> None:
+    net = ResidualMLP(12, 32, 3, dtype="bfloat16", scan=scan)
+    params = _init(net, 5)
+    x = jax.random.normal(jax.random.PRNGKey(6), (4, 5))
+    eqns = _equations(jax.make_jaxpr(net.apply)(params, x).jaxpr)
+    dots = [e for e in eqns if e.primitive.name == "dot_general"]
+    assert dots and all(v.aval.dtype == jnp.bfloat16 for e in dots[:-1] for v in e.invars)
+    if scan:
+        scans = [e for e in eqns if e.primitive.name == "scan"]
+        assert scans
+        for e in scans:
+            carry = e.outvars[: e.params["num_carry"]]
+            assert [v.aval.dtype for v in carry] == [jnp.float32] * len(carry)
+    else:
+        _, state = net.apply(params, x, capture_intermediates=True)
+        outputs = [
+            v["__call__"][0][0] for k, v in state["intermediates"].items() if k.startswith("block_")
+        ]
+        assert len(outputs) == 3 and all(o.dtype == jnp.float32 for o in outputs)
+
+
 def test_actor_log_std_is_bounded() -> None:
     actor = Actor(action_dim=3, depth=4, width=16)
     params = _init(actor, 7)
