@@ -5,7 +5,8 @@ A library of its own (it imports nothing from ``harness``)::
     import envs
     envs.list_envs()               # ['ant', 'ant_big_maze', 'ant_big_maze_eval', ...]
     envs.info("ant_u_maze")        # EnvInfo(state_dim=29, goal_indices=(0, 1), ...)
-    env = envs.make("point_u_maze")
+    env = envs.make("point_u_maze")  # reference behaviour; options: envs.info(id).options
+    env = envs.make("ant_u4_maze", contacts="feet", cell_jitter=0.5)
     state = jax.jit(env.reset)(jax.random.key(0))   # obs = concat(state[4], goal[2])
     envs.check("point_u_maze", batch=64, steps=100)  # {"steps_per_s": ..., "finite": True, ...}
     envs.render("ant_big_maze", "ant_big_maze.png")  # top-down layout (needs matplotlib)
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from envs.base import EPISODE_LENGTH, EnvInfo, GoalEnv, goal_metrics
 from envs.check import check
-from envs.registry import info, list_envs, make
+from envs.registry import info, list_envs, make, maze_layout
 from envs.render import render
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "info",
     "list_envs",
     "make",
+    "maze_layout",
     "render",
 ]

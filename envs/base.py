@@ -31,6 +31,11 @@ EPISODE_LENGTH = 1000
 """Steps per episode in training and evaluation (Wang et al. 2025, arXiv 2503.14858)."""
 SUPPORTED_BACKENDS = ("spring", "generalized", "mjx")
 """Brax pipelines the envs run on (``"mjx"``: the Franka arm tasks, :mod:`envs.arm`)."""
+ENV_OPTIONS: dict[str, Any] = {"contacts": "reference", "cell_jitter": 0.0}
+"""The keyword options of :func:`envs.make` that select reference or other behaviour, with their
+defaults (the reference behaviour): ``contacts`` (``"reference"`` or ``"feet"``, see
+:data:`envs.robots.CONTACT_SETS`) and ``cell_jitter`` (metres, see
+:class:`envs.maze_env.MazeEnv`). :attr:`EnvInfo.options` lists those an id accepts."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +52,11 @@ class EnvInfo:
         episode_length: env steps per episode (the env itself never truncates).
         backend: brax physics pipeline.
         description: one line for listings.
+        options: the keyword options of :func:`envs.make` that this id accepts with a
+            non-default value (:data:`ENV_OPTIONS`): ``("cell_jitter", "contacts")`` for the ant
+            and humanoid mazes, ``("cell_jitter",)`` for the point mazes, ``("contacts",)`` for
+            the open-floor humanoid, ``()`` for the others. Every id accepts both at their
+            defaults.
     """
 
     env_id: str
@@ -58,8 +68,12 @@ class EnvInfo:
     episode_length: int
     backend: str
     description: str
+    options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        unknown = [o for o in self.options if o not in ENV_OPTIONS]
+        if unknown:
+            raise ValueError(f"{self.env_id}: unknown options {unknown}; known: {ENV_OPTIONS}")
         if self.goal_dim != len(self.goal_indices):
             raise ValueError(f"goal_dim {self.goal_dim} != len(goal_indices) for {self.env_id}")
         if any(not 0 <= i < self.state_dim for i in self.goal_indices):

@@ -12,7 +12,9 @@ import jax.numpy as jnp
 from envs.registry import make
 
 
-def check(env_id: str, batch: int = 64, steps: int = 100, seed: int = 0) -> dict[str, Any]:
+def check(
+    env_id: str, batch: int = 64, steps: int = 100, seed: int = 0, **options: Any
+) -> dict[str, Any]:
     """Reset ``batch`` envs, step them ``steps`` times with random actions, and report.
 
     The envs are not reset when done (unhealthy): a fallen robot keeps being simulated, which is
@@ -25,19 +27,24 @@ def check(env_id: str, batch: int = 64, steps: int = 100, seed: int = 0) -> dict
         batch: parallel envs (vmapped), >= 1.
         steps: timed env steps after the compiling one, >= 1.
         seed: PRNG seed of the resets and the actions.
+        **options: keyword options of :func:`envs.make` (e.g. ``contacts="feet"``,
+            ``cell_jitter=0.5``).
 
     Returns:
         ``{"env_id", "batch", "steps", "compile_s"`` (wall seconds of the jitted reset and the
         first jitted step, trace + compile + run)``, "steps_per_s"`` (``batch * steps`` / wall
         seconds after compilation)``, "finite"`` (bool: every obs, reward and ``dist`` of every
-        step finite)``, "done_frac"`` (share of envs that were done at least once)``}``.
+        step finite)``, "done_frac"`` (share of envs that were done at least once)``,
+        "options"`` (``options``)``}``.
 
     Raises:
-        KeyError: for an unknown env id; ValueError: if ``batch`` or ``steps`` is below 1.
+        KeyError: for an unknown env id; ValueError: if ``batch`` or ``steps`` is below 1, or
+        from :func:`envs.make` for an option the env does not take; TypeError: for an unknown
+        option.
     """
     if batch < 1 or steps < 1:
         raise ValueError(f"batch and steps must be >= 1, got batch={batch}, steps={steps}")
-    env = make(env_id)
+    env = make(env_id, **options)
     options = env.compiler_options
     reset = jax.jit(jax.vmap(env.reset), compiler_options=options)
     vstep = jax.vmap(env.step)
@@ -70,4 +77,5 @@ def check(env_id: str, batch: int = 64, steps: int = 100, seed: int = 0) -> dict
         "steps_per_s": batch * steps / wall_s,
         "finite": bool(ok),
         "done_frac": float(jnp.mean(ever_done)),
+        "options": dict(options),
     }

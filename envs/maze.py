@@ -7,23 +7,27 @@ A layout is a grid of rows. Each entry is one of
 - ``"R"`` (:data:`START`): a free cell where episodes start,
 - ``"G"`` (:data:`GOAL`): a free cell where goals are drawn.
 
-Coordinates (Bortkiewicz et al. 2024 JaxGCRL, arXiv 2408.11052, ``envs/common.py``; the grid
-convention of D4RL's ``locomotion/maze_env.py``): the centre of cell ``(row, col)`` lies at world
+Coordinates (scaling-crl ``envs/ant_maze.py:206-222, 290-298``; JaxGCRL, Bortkiewicz et al.
+2024, arXiv 2408.11052; the grid convention of D4RL's ``locomotion/maze_env.py``): the centre of cell ``(row, col)`` lies at world
 ``x = row * cell_size``, ``y = col * cell_size`` (metres), so cell ``(0, 0)`` is centred on the
 origin and the rows run along +x. Nothing is shifted: in the U-maze below the start cell ``(1, 1)``
 is centred at ``(cell_size, cell_size)`` and the robot is placed there by the env's reset.
 
-Layouts (JaxGCRL's ``R`` / ``G`` marks; sources in :data:`LAYOUT_SOURCES`):
+Layouts (the reference code's ``R`` / ``G`` marks, cell by cell; sources, with file and line, in
+:data:`LAYOUT_SOURCES`). The reference code is github.com/wang-kevin3290/scaling-crl (Wang et
+al. 2025, arXiv 2503.14858), ``envs/ant_maze.py`` and ``envs/humanoid_maze.py``; its layouts
+descend from JaxGCRL (Bortkiewicz et al. 2024):
 
-- ``u_maze``: JaxGCRL's U-maze (3 x 3 free cells).
-- ``u4_maze``, ``u5_maze``: the U-mazes with longer arms of the JaxGCRL version used by Wang et
-  al. 2025 (arXiv 2503.14858), ``clean_JaxGCRL/envs/ant_maze.py`` in
-  github.com/wang-kevin3290/JaxGCRL: the start at the end of one arm, goals in every other cell.
+- ``u_maze``: the U-maze (3 x 3 free cells).
+- ``u4_maze``, ``u5_maze``: U-mazes with longer arms: the start at the end of one arm, goals in
+  every other cell.
 - ``big_maze``: the D4RL / OGBench medium grid (8 x 8); ``hardest_maze``: the D4RL / OGBench
-  large grid (9 x 12); both with JaxGCRL's marks (start at ``(1, 1)``, goals in every other free
-  cell).
-- ``<name>_eval``: the same walls with goals only in far cells: JaxGCRL's own eval layouts where
-  it has one (u, u4, u5, big), else :func:`far_goal_layout` (hardest).
+  large grid (9 x 12); both with start at ``(1, 1)`` and goals in every other free cell.
+- ``<name>_eval``: the same walls with goals only in far cells: the reference's eval layouts
+  where it has one (u, u4, u5, big; ``humanoid_big_maze_eval`` is the big eval layout of the
+  humanoid and point-maze files, which has one goal cell more than the ant file's), else this
+  project's
+  :func:`far_goal_layout` (hardest: the reference has no eval layout for it).
 
 To add a layout, add a constant here and an entry in :data:`LAYOUTS` (and its source in
 :data:`LAYOUT_SOURCES`), then register env ids in :mod:`envs.registry`; the env classes do not
@@ -55,9 +59,9 @@ U_MAZE: Layout = (
     (1, G, G, G, 1),
     (1, 1, 1, 1, 1),
 )
-"""The U-maze of JaxGCRL (Bortkiewicz et al. 2024, arXiv 2408.11052, ``envs/ant_maze.py``),
-used by Wang et al. 2025 (arXiv 2503.14858) for Ant U-Maze: start in the top-left arm, goals in
-every other free cell."""
+"""The U-maze: start in the top-left arm, goals in every other free cell (scaling-crl
+``envs/ant_maze.py:21-25`` and ``envs/humanoid_maze.py:21-25``; JaxGCRL's, Bortkiewicz et al.
+2024, arXiv 2408.11052)."""
 
 U_MAZE_EVAL: Layout = (
     (1, 1, 1, 1, 1),
@@ -66,7 +70,8 @@ U_MAZE_EVAL: Layout = (
     (1, G, G, G, 1),
     (1, 1, 1, 1, 1),
 )
-"""JaxGCRL's ``U_MAZE_EVAL``: goals only along the far arm."""
+"""``U_MAZE_EVAL``: goals only along the far arm (scaling-crl ``envs/ant_maze.py:27-31`` and
+``envs/humanoid_maze.py:27-31``)."""
 
 U4_MAZE: Layout = (
     (1, 1, 1, 1, 1),
@@ -77,8 +82,7 @@ U4_MAZE: Layout = (
     (1, G, G, G, 1),
     (1, 1, 1, 1, 1),
 )
-"""``U4_MAZE`` of the JaxGCRL version used by Wang et al. 2025 (Ant U4-Maze):
-github.com/wang-kevin3290/JaxGCRL, ``clean_JaxGCRL/envs/ant_maze.py``."""
+"""``U4_MAZE`` (Ant U4-Maze of Wang et al. 2025), scaling-crl ``envs/ant_maze.py:94-100``."""
 
 U4_MAZE_EVAL: Layout = (
     (1, 1, 1, 1, 1),
@@ -89,7 +93,7 @@ U4_MAZE_EVAL: Layout = (
     (1, G, G, G, 1),
     (1, 1, 1, 1, 1),
 )
-"""``U4_MAZE_EVAL``, same source as :data:`U4_MAZE`."""
+"""``U4_MAZE_EVAL``, scaling-crl ``envs/ant_maze.py:102-108``."""
 
 U5_MAZE: Layout = (
     (1, 1, 1, 1, 1, 1, 1, 1),
@@ -100,20 +104,21 @@ U5_MAZE: Layout = (
     (1, G, G, G, G, G, G, 1),
     (1, 1, 1, 1, 1, 1, 1, 1),
 )
-"""``U5_MAZE`` of the JaxGCRL version used by Wang et al. 2025 (Ant U5-Maze), same source as
-:data:`U4_MAZE`."""
+"""``U5_MAZE`` (Ant U5-Maze of Wang et al. 2025), scaling-crl ``envs/ant_maze.py:111-117``."""
 
 U5_MAZE_EVAL: Layout = (
     (1, 1, 1, 1, 1, 1, 1, 1),
     (1, 0, 0, 0, 0, 0, 0, 1),
     (1, R, 1, 1, 1, 1, 0, 1),
     (1, 1, 1, 1, 1, 1, 0, 1),
-    (1, G, 1, 1, 1, 1, 0, 1),
-    (1, G, 0, 0, 0, G, G, 1),
+    (1, G, 1, 1, 1, 1, G, 1),
+    (1, G, G, G, G, G, G, 1),
     (1, 1, 1, 1, 1, 1, 1, 1),
 )
-"""``U5_MAZE_EVAL``, same source as :data:`U4_MAZE` (its goals: the two cells at the far end and
-the two at the far corner, not the cells in between)."""
+"""``U5_MAZE_EVAL``, the active definition at scaling-crl ``envs/ant_maze.py:119-125``: goals in
+the 8 cells of the second half of the corridor, ``(4, 1)``, ``(4, 6)`` and all of row 5. (A
+commented-out variant at lines 167-173 keeps only ``(4, 1)``, ``(5, 1)``, ``(5, 5)``,
+``(5, 6)``; it is not used.)"""
 
 BIG_MAZE: Layout = (
     (1, 1, 1, 1, 1, 1, 1, 1),
@@ -125,8 +130,9 @@ BIG_MAZE: Layout = (
     (1, G, G, G, 1, G, G, 1),
     (1, 1, 1, 1, 1, 1, 1, 1),
 )
-"""JaxGCRL's ``BIG_MAZE`` (``envs/ant_maze.py``, ``envs/humanoid_maze.py``): the walls of D4RL's
-``MEDIUM_MAZE`` (``d4rl/locomotion/maze_env.py``), which OGBench's ``medium`` maze also uses."""
+"""``BIG_MAZE``, scaling-crl ``envs/ant_maze.py:176-183`` and ``envs/humanoid_maze.py:33-40``:
+the walls of D4RL's ``MEDIUM_MAZE`` (``d4rl/locomotion/maze_env.py``), which OGBench's
+``medium`` maze also uses."""
 
 BIG_MAZE_EVAL: Layout = (
     (1, 1, 1, 1, 1, 1, 1, 1),
@@ -138,8 +144,23 @@ BIG_MAZE_EVAL: Layout = (
     (1, 0, G, G, 1, G, G, 1),
     (1, 1, 1, 1, 1, 1, 1, 1),
 )
-"""``BIG_MAZE_EVAL`` of the JaxGCRL version used by Wang et al. 2025 (same source as
-:data:`U4_MAZE`). Bortkiewicz et al.'s JaxGCRL marks one more goal, cell ``(2, 5)``."""
+"""``BIG_MAZE_EVAL`` of the ant mazes, scaling-crl ``envs/ant_maze.py:185-192`` (9 goal cells);
+the humanoid's has one more, :data:`HUMANOID_BIG_MAZE_EVAL`."""
+
+HUMANOID_BIG_MAZE_EVAL: Layout = (
+    (1, 1, 1, 1, 1, 1, 1, 1),
+    (1, R, 0, 1, 1, G, G, 1),
+    (1, 0, 0, 1, 0, G, G, 1),
+    (1, 1, 0, 0, 0, 1, 1, 1),
+    (1, 0, 0, 1, 0, 0, 0, 1),
+    (1, 0, 1, G, 0, 1, G, 1),
+    (1, 0, G, G, 1, G, G, 1),
+    (1, 1, 1, 1, 1, 1, 1, 1),
+)
+"""``BIG_MAZE_EVAL`` of the humanoid mazes, scaling-crl ``envs/humanoid_maze.py:42-49`` (and of
+the reference's point maze, ``envs/simple_maze.py:44-51``): the ant's :data:`BIG_MAZE_EVAL` plus
+goal cell ``(2, 5)`` (10 goal cells). Used by ``humanoid_big_maze_eval`` and
+``point_big_maze_eval``."""
 
 HARDEST_MAZE: Layout = (
     (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
@@ -152,7 +173,8 @@ HARDEST_MAZE: Layout = (
     (1, G, G, 1, G, G, G, 1, G, G, G, 1),
     (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
 )
-"""JaxGCRL's ``HARDEST_MAZE``: the walls of D4RL's ``LARGE_MAZE`` (OGBench's ``large``)."""
+"""``HARDEST_MAZE``, scaling-crl ``envs/ant_maze.py:194-202`` and ``envs/humanoid_maze.py:51-59``:
+the walls of D4RL's ``LARGE_MAZE`` (OGBench's ``large``)."""
 
 
 def bfs_distances(layout: Sequence[Sequence[Cell]]) -> dict[tuple[int, int], int]:
@@ -218,7 +240,8 @@ def far_goal_layout(layout: Sequence[Sequence[Cell]], fraction: float = 1 / 3) -
 
 HARDEST_MAZE_EVAL: Layout = far_goal_layout(HARDEST_MAZE)
 """:data:`HARDEST_MAZE` with goals only in its farthest third of goal cells
-(:func:`far_goal_layout`); JaxGCRL defines no eval layout for it."""
+(:func:`far_goal_layout`): this project's own; the reference code defines no eval layout for it
+(scaling-crl ``envs/ant_maze.py:225-276``, ``envs/humanoid_maze.py:83-95``)."""
 
 LAYOUTS: dict[str, Layout] = {
     "u_maze": U_MAZE,
@@ -229,26 +252,32 @@ LAYOUTS: dict[str, Layout] = {
     "u5_maze_eval": U5_MAZE_EVAL,
     "big_maze": BIG_MAZE,
     "big_maze_eval": BIG_MAZE_EVAL,
+    "humanoid_big_maze_eval": HUMANOID_BIG_MAZE_EVAL,
     "hardest_maze": HARDEST_MAZE,
     "hardest_maze_eval": HARDEST_MAZE_EVAL,
 }
-"""Named layouts, looked up by :func:`get_layout`; ``<name>_eval`` has the walls of ``<name>``."""
+"""Named layouts, looked up by :func:`get_layout`; ``<name>_eval`` has the walls of ``<name>``
+(``humanoid_big_maze_eval`` those of ``big_maze``)."""
 
-_CLEAN_JAXGCRL = "wang-kevin3290/JaxGCRL clean_JaxGCRL/envs/ant_maze.py (Wang et al. 2025)"
-_JAXGCRL = "MichalBortkiewicz/JaxGCRL envs/ant_maze.py (Bortkiewicz et al. 2024)"
+_ANT = "wang-kevin3290/scaling-crl envs/ant_maze.py"
+_HUMANOID = "wang-kevin3290/scaling-crl envs/humanoid_maze.py"
 LAYOUT_SOURCES: dict[str, str] = {
-    "u_maze": f"{_JAXGCRL} U_MAZE",
-    "u_maze_eval": f"{_JAXGCRL} U_MAZE_EVAL",
-    "u4_maze": f"{_CLEAN_JAXGCRL} U4_MAZE",
-    "u4_maze_eval": f"{_CLEAN_JAXGCRL} U4_MAZE_EVAL",
-    "u5_maze": f"{_CLEAN_JAXGCRL} U5_MAZE",
-    "u5_maze_eval": f"{_CLEAN_JAXGCRL} U5_MAZE_EVAL",
-    "big_maze": f"{_JAXGCRL} BIG_MAZE = D4RL MEDIUM_MAZE walls",
-    "big_maze_eval": f"{_CLEAN_JAXGCRL} BIG_MAZE_EVAL",
-    "hardest_maze": f"{_JAXGCRL} HARDEST_MAZE = D4RL LARGE_MAZE walls",
-    "hardest_maze_eval": "HARDEST_MAZE, goals in the farthest third by BFS (far_goal_layout)",
+    "u_maze": f"{_ANT}:21-25 U_MAZE (= {_HUMANOID}:21-25)",
+    "u_maze_eval": f"{_ANT}:27-31 U_MAZE_EVAL (= {_HUMANOID}:27-31)",
+    "u4_maze": f"{_ANT}:94-100 U4_MAZE",
+    "u4_maze_eval": f"{_ANT}:102-108 U4_MAZE_EVAL",
+    "u5_maze": f"{_ANT}:111-117 U5_MAZE",
+    "u5_maze_eval": f"{_ANT}:119-125 U5_MAZE_EVAL (the active one; not the commented-out 167-173)",
+    "big_maze": f"{_ANT}:176-183 BIG_MAZE (= {_HUMANOID}:33-40; D4RL MEDIUM_MAZE walls)",
+    "big_maze_eval": f"{_ANT}:185-192 BIG_MAZE_EVAL (ant mazes)",
+    "humanoid_big_maze_eval": f"{_HUMANOID}:42-49 BIG_MAZE_EVAL (= scaling-crl "
+    "envs/simple_maze.py:44-51; the ant's plus goal cell (2, 5))",
+    "hardest_maze": f"{_ANT}:194-202 HARDEST_MAZE (= {_HUMANOID}:51-59; D4RL LARGE_MAZE walls)",
+    "hardest_maze_eval": "this project's: HARDEST_MAZE with goals in the farthest third by BFS "
+    "(far_goal_layout); the reference has no eval layout for it",
 }
-"""Where each layout in :data:`LAYOUTS` comes from."""
+"""Where each layout in :data:`LAYOUTS` comes from (file:lines of github.com/wang-kevin3290/
+scaling-crl, the code of Wang et al. 2025)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -413,23 +442,37 @@ class Maze:
         return best
 
     def walls_mjcf(
-        self, merge: bool = True, friction: float | None = None, name_prefix: str = "wall"
+        self,
+        merge: bool = True,
+        friction: float | None = None,
+        name_prefix: str = "wall",
+        contype: int = 0,
     ) -> str:
         """MJCF ``<geom>`` elements for the walls, to put inside ``<worldbody>``.
 
         The boxes stand on the floor (``z`` from 0 to :attr:`wall_height`), are static (world
-        body), and collide with geoms whose ``contype`` has bit 1 set (``contype="0"
-        conaffinity="1"``), which in brax's ant are the four feet.
+        body), and have ``conaffinity="1"``: they collide with every geom whose ``contype`` has
+        bit 1 set (in brax's ant the four feet). With ``contype=1`` they also collide with geoms
+        whose ``conaffinity`` has bit 1 set (the reference code's walls are
+        ``contype="1" conaffinity="1"``: scaling-crl ``envs/ant_maze.py:301-302``,
+        ``envs/humanoid_maze.py:120-121``; in its ant maze model the torso and hip capsules have
+        ``conaffinity="1"``).
 
         Args:
             merge: see :meth:`wall_boxes`.
             friction: sliding friction coefficient of the walls; None keeps the model's
                 default (MuJoCo combines two geoms' friction by their maximum).
             name_prefix: prefix of the geom names (``{prefix}_{i}``).
+            contype: the walls' ``contype``, 0 or 1.
 
         Returns:
             the XML text, one geom per line.
+
+        Raises:
+            ValueError: if ``contype`` is not 0 or 1.
         """
+        if contype not in (0, 1):
+            raise ValueError(f"wall contype must be 0 or 1, got {contype!r}")
         hz = 0.5 * self.wall_height
         extra = "" if friction is None else f' friction="{friction:g} 0 0"'
         lines = []
@@ -437,7 +480,7 @@ class Maze:
             (x, y), (hx, hy) = box.centre, box.half_size
             lines.append(
                 f'<geom name="{name_prefix}_{i}" type="box" pos="{x:g} {y:g} {hz:g}" '
-                f'size="{hx:g} {hy:g} {hz:g}" contype="0" conaffinity="1"{extra} '
+                f'size="{hx:g} {hy:g} {hz:g}" contype="{contype}" conaffinity="1"{extra} '
                 f'rgba="0.7 0.5 0.3 1"/>'
             )
         return "\n".join(lines)

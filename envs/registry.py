@@ -9,6 +9,13 @@ Ids (Wang et al. 2025, arXiv 2503.14858, table of environments; layouts in :mod:
 - ``humanoid``; ``humanoid_u_maze``, ``humanoid_big_maze``, ``humanoid_hardest_maze``: brax's
   humanoid with JaxGCRL's 268-dim state, cell 2 m.
 - ``<maze id>_eval`` for every maze id: same walls and starts, goals only in far cells.
+
+Options (:data:`envs.base.ENV_OPTIONS`, listed per id in :attr:`EnvInfo.options`): every id
+defaults to the reference code's behaviour (github.com/wang-kevin3290/scaling-crl): goals at
+goal cell centres, starts at the start cell centre plus the robot's reset noise, and its contact
+set. ``make(id, contacts="feet")`` (ant and humanoid mazes, humanoid) takes brax's bundled
+models' feet-only contacts; ``make(id, cell_jitter=j)`` (mazes) spreads starts and goals over
+their cells.
 - ``reacher``: brax's two-link reacher on the generalized pipeline, goal = fingertip x, y, z.
 - ``arm_push_easy``, ``arm_push_hard``, ``arm_binpick_easy``, ``arm_binpick_hard``: MuJoCo
   Menagerie's Franka Panda and a cube on the MJX pipeline, goal = cube x, y, z
@@ -24,27 +31,32 @@ from typing import Any
 
 from envs.arena import HUMANOID_GOAL_RADIUS, REACHER_GOAL_RADIUS, RadialGoalEnv
 from envs.arm import ARM_TASKS, ArmEnv, PandaCube
-from envs.base import EPISODE_LENGTH, EnvInfo, GoalEnv
+from envs.base import ENV_OPTIONS, EPISODE_LENGTH, EnvInfo, GoalEnv
 from envs.maze import build_maze, get_layout
 from envs.maze_env import MazeEnv
-from envs.robots import Ant, Humanoid, PointMass, Reacher, Robot
+from envs.robots import CONTACT_SETS, Ant, Humanoid, PointMass, Reacher, Robot
 
 POINT_CELL_SIZE = 2.0
 """Cell edge of the point-mass mazes (metres): eight sphere radii, so a cell is a corridor the
 point crosses in about 12 env steps at full speed; chosen here (JaxGCRL's point maze uses 4.0)."""
 POINT_CELL_JITTER = 0.5
-"""Start / goal offset half-width in the point mazes (metres): a quarter of a cell."""
+"""This project's earlier start / goal offset half-width in the point mazes (metres, a quarter of
+a cell), for ``make(id, cell_jitter=POINT_CELL_JITTER)``; the default is 0 (reference
+placement, see :class:`~envs.maze_env.MazeEnv`)."""
 ANT_CELL_SIZE = 4.0
-"""Cell edge of the ant mazes (metres), Wang et al. 2025 (arXiv 2503.14858) and JaxGCRL."""
+"""Cell edge of the ant mazes (metres): scaling-crl ``envs/ant_maze.py:330``
+(``maze_size_scaling=4.0``), Wang et al. 2025 (arXiv 2503.14858)."""
 ANT_CELL_JITTER = 0.5
-"""Start / goal offset half-width in the ant mazes (metres); 0.5 + the ant's 1.2 m reach stays
-inside half a 4 m cell."""
+"""This project's earlier start / goal offset half-width in the ant mazes (metres), for
+``make(id, cell_jitter=ANT_CELL_JITTER)``; 0.5 + the ant's 1.2 m reach stays inside half a 4 m
+cell. The default is 0 (reference placement)."""
 HUMANOID_CELL_SIZE = 2.0
-"""Cell edge of the humanoid mazes (metres), Wang et al. 2025 and JaxGCRL's
-``maze_size_scaling=2.0`` ("was 4.0 for antmaze, just trying to make it tractable")."""
+"""Cell edge of the humanoid mazes (metres): scaling-crl ``envs/humanoid_maze.py:142``
+(``maze_size_scaling=2.0``, "was 4.0 for antmaze -- just trying to make it tractable")."""
 HUMANOID_CELL_JITTER = 0.25
-"""Start / goal offset half-width in the humanoid mazes (metres); 0.25 + the humanoid's 0.6 m
-reach stays inside half a 2 m cell (JaxGCRL uses the exact cell centres)."""
+"""This project's earlier start / goal offset half-width in the humanoid mazes (metres), for
+``make(id, cell_jitter=HUMANOID_CELL_JITTER)``; 0.25 + the humanoid's 0.6 m reach stays inside
+half a 2 m cell. The default is 0 (reference placement: the exact cell centres)."""
 SUCCESS_THRESHOLD = 0.5
 """Goal radius (metres) for ant, humanoid, their mazes and the point mazes (Wang et al. 2025,
 table of environments; JaxGCRL ``goal_dist = 0.5``); 3-D for the humanoid."""
@@ -70,6 +82,7 @@ _ROBOT_NAMES: dict[type[Robot], str] = {
 class _Entry:
     info: EnvInfo
     factory: Callable[..., GoalEnv]
+    layout: str | None = None
 
 
 def _info(
@@ -79,6 +92,7 @@ def _info(
     goal_indices: tuple[int, ...] = (0, 1),
     success_threshold: float = SUCCESS_THRESHOLD,
     backend: str = "spring",
+    options: tuple[str, ...] = (),
 ) -> EnvInfo:
     return EnvInfo(
         env_id=env_id,
@@ -90,7 +104,15 @@ def _info(
         episode_length=EPISODE_LENGTH,
         backend=backend,
         description=description,
+        options=options,
     )
+
+
+def _with_contacts(robot: Robot, contacts: str | None) -> Robot:
+    """``robot`` with its ``contacts`` field set (a robot without one is returned as is)."""
+    if contacts is None or not hasattr(robot, "contacts"):
+        return robot
+    return dataclasses.replace(robot, contacts=contacts)  # type: ignore[type-var]
 
 
 def _make_maze(
@@ -98,12 +120,13 @@ def _make_maze(
     layout: str,
     cell_size: float,
     info: EnvInfo,
-    cell_jitter: float,
+    cell_jitter: float = 0.0,
     merge_walls: bool = True,
+    contacts: str | None = None,
     **kwargs: Any,
 ) -> GoalEnv:
     maze = build_maze(get_layout(layout), cell_size)
-    return MazeEnv(robot, maze, info, cell_jitter, merge_walls, **kwargs)
+    return MazeEnv(_with_contacts(robot, contacts), maze, info, cell_jitter, merge_walls, **kwargs)
 
 
 def _maze_entries(
@@ -112,39 +135,50 @@ def _maze_entries(
     mazes: tuple[str, ...],
     goal_indices: tuple[int, ...],
     cell_size: float,
-    jitter: float,
+    options: tuple[str, ...],
+    layouts: dict[str, str] | None = None,
 ) -> list[_Entry]:
-    """``<prefix>_<maze>`` and ``<prefix>_<maze>_eval`` for every layout name in ``mazes``."""
+    """``<prefix>_<maze>`` and ``<prefix>_<maze>_eval`` for every layout name in ``mazes``;
+    ``layouts`` maps a layout name to the one to use instead (e.g. the humanoid's own big eval
+    layout)."""
     entries = []
     for maze in mazes:
-        for layout in (maze, f"{maze}_eval"):
-            env_id = f"{prefix}_{layout}"
-            goals = "goals in far cells only" if layout.endswith("_eval") else "goals everywhere"
+        for name in (maze, f"{maze}_eval"):
+            env_id = f"{prefix}_{name}"
+            layout = (layouts or {}).get(name, name)
+            goals = "goals in far cells only" if name.endswith("_eval") else "goals everywhere"
             description = _DESCRIPTIONS.get(
                 env_id, f"{_ROBOT_NAMES[type(robot)]} in {maze} (cell {cell_size:g} m), {goals}"
             )
-            info = _info(env_id, robot, description, goal_indices)
-            factory = functools.partial(
-                _make_maze, robot, layout, cell_size, info, cell_jitter=jitter
-            )
-            entries.append(_Entry(info, factory))
+            info = _info(env_id, robot, description, goal_indices, options=options)
+            factory = functools.partial(_make_maze, robot, layout, cell_size, info)
+            entries.append(_Entry(info, factory, layout))
     return entries
 
 
 def _make_ant(info: EnvInfo, **kwargs: Any) -> GoalEnv:
-    return RadialGoalEnv(Ant(), info, **kwargs)
+    # The reference's open-floor ant (scaling-crl envs/assets/ant.xml) has brax's feet-only
+    # contacts: its reference set is the "feet" one.
+    return RadialGoalEnv(Ant(contacts="feet"), info, **kwargs)
 
 
-def _make_humanoid(info: EnvInfo, **kwargs: Any) -> GoalEnv:
+def _make_humanoid(info: EnvInfo, contacts: str = "reference", **kwargs: Any) -> GoalEnv:
     kwargs.setdefault("goal_radius", HUMANOID_GOAL_RADIUS)
     kwargs.setdefault("start_jitter", 0.0)
-    return RadialGoalEnv(Humanoid(), info, **kwargs)
+    return RadialGoalEnv(Humanoid(contacts=contacts), info, **kwargs)
 
 
 _POINT_MAZES = ("u_maze", "big_maze", "hardest_maze")
-"""Layouts of the point-mass and humanoid mazes (JaxGCRL has no humanoid U4 / U5 maze)."""
+"""Layouts of the point-mass and humanoid mazes (scaling-crl ``envs/humanoid_maze.py:83-95`` has
+u, big and hardest, and no U4 / U5 maze)."""
 _ANT_MAZES = ("u_maze", "u4_maze", "u5_maze", "big_maze", "hardest_maze")
 """Layouts of the ant mazes (Wang et al. 2025 use u4, u5, big and hardest)."""
+_MAZE_OPTIONS = ("cell_jitter", "contacts")
+"""Options of the ant and humanoid mazes."""
+_HUMANOID_LAYOUTS = {"big_maze_eval": "humanoid_big_maze_eval"}
+"""Layouts of the humanoid and point mazes that differ from the ant's: their big eval layout has
+goal cell (2, 5) too (scaling-crl ``envs/humanoid_maze.py:42-49`` and, for the reference's point
+maze, ``envs/simple_maze.py:44-51``)."""
 
 
 def _make_reacher(info: EnvInfo, **kwargs: Any) -> GoalEnv:
@@ -159,6 +193,7 @@ _HUMANOID = _info(
     Humanoid(),
     "brax humanoid, goal torso (x, y, 1.25) at U(1, 5) m, uniform bearing (JaxGCRL)",
     (0, 1, 2),
+    options=("contacts",),
 )
 
 _REACHER = _info(
@@ -195,10 +230,16 @@ _REGISTRY: dict[str, _Entry] = {
     e.info.env_id: e
     for e in (
         *_maze_entries(
-            "point", PointMass(), _POINT_MAZES, (0, 1), POINT_CELL_SIZE, POINT_CELL_JITTER
+            "point",
+            PointMass(),
+            _POINT_MAZES,
+            (0, 1),
+            POINT_CELL_SIZE,
+            ("cell_jitter",),
+            _HUMANOID_LAYOUTS,
         ),
         _Entry(_ANT, functools.partial(_make_ant, _ANT)),
-        *_maze_entries("ant", Ant(), _ANT_MAZES, (0, 1), ANT_CELL_SIZE, ANT_CELL_JITTER),
+        *_maze_entries("ant", Ant(), _ANT_MAZES, (0, 1), ANT_CELL_SIZE, _MAZE_OPTIONS),
         _Entry(_HUMANOID, functools.partial(_make_humanoid, _HUMANOID)),
         *_maze_entries(
             "humanoid",
@@ -206,7 +247,8 @@ _REGISTRY: dict[str, _Entry] = {
             _POINT_MAZES,
             (0, 1, 2),
             HUMANOID_CELL_SIZE,
-            HUMANOID_CELL_JITTER,
+            _MAZE_OPTIONS,
+            _HUMANOID_LAYOUTS,
         ),
         _Entry(_REACHER, functools.partial(_make_reacher, _REACHER)),
         *_arm_entries(),
@@ -235,22 +277,58 @@ def info(env_id: str) -> EnvInfo:
     return _entry(env_id).info
 
 
-def make(env_id: str, **kwargs: Any) -> GoalEnv:
-    """Build the env ``env_id``.
+def maze_layout(env_id: str) -> str | None:
+    """The name in :data:`envs.maze.LAYOUTS` of the layout of a maze id, None for other ids;
+    builds nothing.
+
+    Raises:
+        KeyError: for an unknown id; the message names it and lists the known ids.
+    """
+    return _entry(env_id).layout
+
+
+def make(
+    env_id: str, *, contacts: str = "reference", cell_jitter: float = 0.0, **kwargs: Any
+) -> GoalEnv:
+    """Build the env ``env_id``; with no keywords, as the reference code has it.
 
     Args:
         env_id: one of :func:`list_envs`.
-        **kwargs: passed to the env's constructor: ``n_frames`` for all; ``cell_jitter`` and
-            ``merge_walls`` for mazes (:class:`~envs.maze_env.MazeEnv`); ``goal_radius`` and
-            ``start_jitter`` for ``ant``, ``humanoid`` and ``reacher``
-            (:class:`~envs.arena.RadialGoalEnv`); ``panda_source`` for the arm tasks
-            (:class:`~envs.arm.ArmEnv`).
+        contacts: ``"reference"`` (default: the reference code's contact set) or ``"feet"``
+            (brax's bundled models: only the feet touch floor and walls); see
+            :class:`~envs.robots.Ant` and :class:`~envs.robots.Humanoid`. Only for ids whose
+            :attr:`EnvInfo.options` lists it (ant and humanoid mazes, humanoid).
+        cell_jitter: start / goal offset half-width inside their cells (metres); 0 (default)
+            is the reference placement, see :class:`~envs.maze_env.MazeEnv`. Only for maze
+            ids. The earlier defaults are :data:`POINT_CELL_JITTER`, :data:`ANT_CELL_JITTER`
+            and :data:`HUMANOID_CELL_JITTER`.
+        **kwargs: passed to the env's constructor: ``n_frames`` for all; ``merge_walls`` for
+            mazes (:class:`~envs.maze_env.MazeEnv`); ``goal_radius`` and ``start_jitter`` for
+            ``ant``, ``humanoid`` and ``reacher`` (:class:`~envs.arena.RadialGoalEnv`);
+            ``panda_source`` for the arm tasks (:class:`~envs.arm.ArmEnv`).
 
     Returns:
         the env; ``env.info == info(env_id)``.
 
     Raises:
         KeyError: for an unknown id; the message names it and lists the known ids.
-        TypeError: for an unknown keyword; ValueError: for a bad value.
+        ValueError: for ``contacts`` or ``cell_jitter`` away from its default on an id that
+            does not list it in :attr:`EnvInfo.options` (the message names the id and the
+            option), for a ``contacts`` other than ``"reference"`` / ``"feet"``, and for other
+            bad values (e.g. a jitter that could put the robot into a wall).
+        TypeError: for an unknown keyword.
     """
-    return _entry(env_id).factory(**kwargs)
+    entry = _entry(env_id)
+    if contacts not in CONTACT_SETS:
+        raise ValueError(f"{env_id}: contacts must be one of {CONTACT_SETS}, got {contacts!r}")
+    given = {"contacts": contacts, "cell_jitter": cell_jitter}
+    for option, value in given.items():
+        if option in entry.info.options:
+            kwargs[option] = value
+        elif value != ENV_OPTIONS[option]:
+            raise ValueError(
+                f"env {env_id!r} does not take the option {option}={value!r} (only its "
+                f"default {ENV_OPTIONS[option]!r}); its options: "
+                f"{', '.join(entry.info.options) or 'none'}"
+            )
+    return entry.factory(**kwargs)

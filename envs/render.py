@@ -87,7 +87,9 @@ def render(env_id: str, path: str | Path, *, key: jax.Array | None = None) -> Pa
                     handles.append(patch)
         ax.set_xlim(-cs / 2, (rows - 0.5) * cs)
         ax.set_ylim(-cs / 2, (cols - 0.5) * cs)
-        where = f"cell size {cs:g} m, start / goal jitter +-{env.cell_jitter:g} m"
+        goals = f"+-{env.cell_jitter:g} m" if env.cell_jitter else "at cell centres"
+        starts = f"+-{env.start_jitter:g} m" if env.start_jitter else "at cell centres"
+        where = f"cell {cs:g} m, starts {starts}, goals {goals}"
     elif isinstance(env, RadialGoalEnv):
         j = env.start_jitter
         lo, hi = env.goal_radius

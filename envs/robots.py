@@ -15,6 +15,8 @@ import dataclasses
 import importlib.resources
 import math
 import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -33,6 +35,80 @@ def load_system(xml: str) -> brax_base.System:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not actively being maintained.*")
         return mjcf.loads(xml)
+
+
+CONTACT_SETS = ("reference", "feet")
+"""Contact sets of the ant and the humanoid (their ``contacts`` field):
+
+- ``"reference"``: the models of the reference code (github.com/wang-kevin3290/scaling-crl,
+  Wang et al. 2025): for the ant in a maze :data:`ANT_MAZE_CONTACTS` (torso, hip capsules and
+  feet hit the walls), for the humanoid every body geom ``contype=1 conaffinity=0`` (it touches
+  floor and walls, not itself);
+- ``"feet"``: brax's bundled ``ant.xml`` / ``humanoid.xml`` unchanged: only the feet touch the
+  floor and the walls.
+"""
+
+ANT_MAZE_CONTACTS: dict[str, tuple[int, int]] = {
+    "torso_geom": (0, 1),
+    "aux_1_geom": (0, 1),
+    "aux_2_geom": (0, 1),
+    "aux_3_geom": (0, 1),
+    "aux_4_geom": (0, 1),
+    "left_foot_geom": (1, 1),
+    "right_foot_geom": (1, 1),
+    "third_foot_geom": (1, 1),
+    "fourth_foot_geom": (1, 1),
+}
+"""``(contype, conaffinity)`` of the ant maze model of the reference code, for the geoms where
+it differs from brax's ``ant.xml`` (where the torso and the four hip capsules are 0 / 0 and the
+feet 1 / 0): scaling-crl ``envs/assets/ant_maze.xml`` lines 35 (torso), 38, 50, 62, 74 (hip
+capsules ``aux_1..4_geom``) and 45, 57, 69, 81 (feet). The leg and ankle capsules stay 0 / 0.
+With the maze walls at 1 / 1 (scaling-crl ``envs/ant_maze.py:289-304``) MuJoCo's rule (two
+geoms collide iff ``contype1 & conaffinity2 or contype2 & conaffinity1``, geoms of one body and
+of a parent and child body excepted), which brax 0.14 applies through ``mjx.collision``, makes
+torso, hip capsules and feet hit the walls, the feet touch the floor, and the feet also touch
+each other, the torso and the hip capsules of the other legs (and of their own leg, two bodies
+up the tree)."""
+
+
+def edit_geoms(
+    xml: str,
+    geoms: Mapping[str, Mapping[str, str]] | None = None,
+    default_geom: Mapping[str, str] | None = None,
+) -> str:
+    """Set attributes of named ``<geom>`` elements, and of the top-level ``<default><geom>``, in
+    an MJCF string (comments are dropped).
+
+    Args:
+        xml: the MJCF text.
+        geoms: ``{geom name: {attribute: value}}``.
+        default_geom: ``{attribute: value}`` for the ``<geom>`` of the top-level ``<default>``.
+
+    Returns:
+        the edited MJCF text.
+
+    Raises:
+        ValueError: if a named geom, or the default geom, is not in ``xml`` exactly once.
+    """
+    root = ET.fromstring(xml)
+    for name, attributes in (geoms or {}).items():
+        found = root.findall(f".//geom[@name='{name}']")
+        if len(found) != 1:
+            raise ValueError(f"MJCF has {len(found)} geoms named {name!r}, expected 1")
+        for key, value in attributes.items():
+            found[0].set(key, value)
+    if default_geom:
+        found = root.findall("./default/geom")
+        if len(found) != 1:
+            raise ValueError(f"MJCF has {len(found)} top-level default geoms, expected 1")
+        for key, value in default_geom.items():
+            found[0].set(key, value)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _check_contacts(contacts: str) -> None:
+    if contacts not in CONTACT_SETS:
+        raise ValueError(f"contacts must be one of {CONTACT_SETS}, got {contacts!r}")
 
 
 class Robot(abc.ABC):
@@ -55,6 +131,19 @@ class Robot(abc.ABC):
     compiler_options: tuple[tuple[str, Any], ...] = ()
     """XLA options that jitted programs stepping this robot should be compiled with (``jax.jit``'s
     ``compiler_options``); none but for the Franka arm (:data:`envs.arm.XLA_CPU_OPTIONS`)."""
+
+    @property
+    def start_noise(self) -> float:
+        """Half-width (metres) of the uniform x, y noise the reference code adds to the start
+        position of a maze episode (its reset noise on the torso x, y); 0 here, see the
+        subclasses."""
+        return 0.0
+
+    @property
+    def wall_contype(self) -> int:
+        """``contype`` of the maze wall boxes for this robot's model (their ``conaffinity`` is
+        always 1); 0 here: the walls touch only geoms with ``contype`` bit 1."""
+        return 0
 
     @abc.abstractmethod
     def mjcf(self, walls: str = "") -> str:
@@ -198,7 +287,10 @@ class PointMass(Robot):
     def initial_q_qd(
         self, sys: brax_base.System, rng: jax.Array, xy: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
-        """``q = xy``, ``qd = 0``: the point starts at rest."""
+        """``q = xy``, ``qd = 0``: the point starts at rest, exactly at ``xy``. Its
+        :attr:`start_noise` is 0: the reference's point maze draws ``U(-0.1, 0.1)`` noise on
+        every ``q`` entry but then overwrites x, y with the start cell centre (scaling-crl
+        ``envs/simple_maze.py:210-218``)."""
         del sys, rng
         return jnp.asarray(xy, jnp.float32), jnp.zeros((2,), jnp.float32)
 
@@ -213,13 +305,29 @@ class Ant(Robot):
     (Bortkiewicz et al. 2024, arXiv 2408.11052). Actions: 8 hinge torques in ``[-1, 1]``
     (gear 150).
 
+    Contacts (:attr:`contacts`): ``"reference"`` (default) is the reference code's ant maze
+    model, scaling-crl ``envs/assets/ant_maze.xml``: brax's ``ant.xml`` with the torso and the
+    four hip capsules ``conaffinity=1`` and the feet ``contype=1 conaffinity=1``
+    (:data:`ANT_MAZE_CONTACTS`), and maze walls ``contype=1 conaffinity=1``
+    (:attr:`wall_contype`; scaling-crl ``envs/ant_maze.py:289-304``), so torso, hip capsules and
+    feet hit the walls. ``"feet"`` is brax's ``ant.xml`` unchanged, walls ``contype=0
+    conaffinity=1``: only the four feet touch floor and walls. The reference's open-floor ant
+    (scaling-crl ``envs/assets/ant.xml``) has brax's contacts, i.e. the ``"feet"`` set; the
+    registry builds the ``ant`` env with it.
+
     Attributes:
         healthy_z_range: torso heights (metres) outside which the ant is unhealthy and the episode
             ends; (0.2, 1.0) as in brax's and JaxGCRL's ant.
         reset_noise_scale: joint positions get ``U(-s, s)`` noise and velocities ``s * N(0, 1)``
-            at reset (brax's ant, s = 0.1); the torso x, y are set by the task instead.
+            at reset (brax's ant, s = 0.1; scaling-crl ``envs/ant_maze.py:326, 386-390``); the
+            torso x, y are set by the task instead, which adds the same ``U(-s, s)``
+            (:attr:`start_noise`).
         timestep: physics step (seconds); brax / JaxGCRL use 0.005 with the spring pipeline.
         n_frames: physics steps per env step; brax / JaxGCRL use 10 (env step 0.05 s).
+        contacts: ``"reference"`` or ``"feet"`` (:data:`CONTACT_SETS`).
+
+    Raises:
+        ValueError: for another ``contacts``.
     """
 
     healthy_z_range: tuple[float, float] = (0.2, 1.0)
@@ -232,10 +340,38 @@ class Ant(Robot):
     """Torso centre to the far side of a foot (about 1.13 m with the legs stretched flat)."""
     wall_friction: float | None = None
     """Walls keep ant.xml's default geom friction (1.0), as in JaxGCRL."""
+    contacts: str = "reference"
+
+    def __post_init__(self) -> None:
+        _check_contacts(self.contacts)
+
+    @property
+    def start_noise(self) -> float:  # type: ignore[override]
+        """``reset_noise_scale`` (0.1 m): the reference's ant maze reset adds ``U(-0.1, 0.1)`` to
+        every ``q`` entry, torso x, y (the start cell centre) included (scaling-crl
+        ``envs/ant_maze.py:307-309, 386-389``)."""
+        return self.reset_noise_scale
+
+    @property
+    def wall_contype(self) -> int:  # type: ignore[override]
+        """1 for the reference contacts (walls ``contype=1 conaffinity=1``, scaling-crl
+        ``envs/ant_maze.py:301-302``), else 0."""
+        return 1 if self.contacts == "reference" else 0
 
     def mjcf(self, walls: str = "") -> str:
-        """Brax's ant.xml with ``walls`` appended to its worldbody."""
+        """Brax's ant.xml, with :data:`ANT_MAZE_CONTACTS` for the reference contacts, and
+        ``walls`` appended to its worldbody.
+
+        Raises:
+            ValueError: if brax's ant.xml lacks a geom this edits or its single worldbody.
+        """
         xml = (importlib.resources.files("brax") / "envs" / "assets" / "ant.xml").read_text()
+        if self.contacts == "reference":
+            geoms = {
+                name: {"contype": str(ct), "conaffinity": str(ca)}
+                for name, (ct, ca) in ANT_MAZE_CONTACTS.items()
+            }
+            xml = edit_geoms(xml, geoms)
         if xml.count("</worldbody>") != 1:
             raise ValueError("brax's ant.xml does not have exactly one </worldbody>")
         return xml.replace("</worldbody>", f"{walls}\n</worldbody>")
@@ -312,10 +448,14 @@ class Humanoid(Robot):
 
     Physics as JaxGCRL's spring humanoid: time step 1.5 ms, 10 frames per env step (0.015 s),
     gears :data:`HUMANOID_SPRING_GEAR`, actions in ``[-1, 1]`` mapped affinely onto the MJCF
-    control range ``[-0.4, 0.4]``. Contacts are those of brax's bundled model: only the two feet
-    (``contype="1"``) touch the floor and maze walls (JaxGCRL's copy of the model lets every
-    geom touch the floor; walls at least one 2 m cell thick still stop a body whose feet cannot
-    enter them).
+    control range ``[-0.4, 0.4]``.
+
+    Contacts (:attr:`contacts`): ``"reference"`` (default) is the reference code's model,
+    scaling-crl ``envs/assets/humanoid.xml`` and ``envs/assets/humanoid_maze.xml`` (line 5): the
+    default geom is ``contype=1 conaffinity=0``, so every body geom touches the floor and the
+    maze walls (``contype=1 conaffinity=1``, scaling-crl ``envs/humanoid_maze.py:108-123``) but
+    no other body geom. ``"feet"`` is brax's bundled model (default geom ``contype=0``): only
+    the two feet (``contype=1``) touch the floor and the walls.
 
     Attributes:
         healthy_z_range: torso heights (metres) outside which the humanoid is unhealthy and the
@@ -328,6 +468,10 @@ class Humanoid(Robot):
         target_range: travel of the target's slide joints (metres), JaxGCRL uses 20 (open floor)
             and 100 (mazes); it only has to hold every goal.
         gear: motor gears on the spring pipeline.
+        contacts: ``"reference"`` or ``"feet"`` (:data:`CONTACT_SETS`).
+
+    Raises:
+        ValueError: for another ``contacts``.
     """
 
     healthy_z_range: tuple[float, float] = (1.0, 2.0)
@@ -343,10 +487,34 @@ class Humanoid(Robot):
     clearance: float = 0.6
     """Torso centre to the hands with the arms stretched sideways (about 0.55 m)."""
     wall_friction: float | None = None
+    contacts: str = "reference"
+
+    def __post_init__(self) -> None:
+        _check_contacts(self.contacts)
+
+    @property
+    def start_noise(self) -> float:  # type: ignore[override]
+        """``reset_noise_scale`` (0): the reference's humanoid maze starts exactly at the start
+        cell centre (scaling-crl ``envs/humanoid_maze.py:138, 190-196``)."""
+        return self.reset_noise_scale
+
+    @property
+    def wall_contype(self) -> int:  # type: ignore[override]
+        """1 for the reference contacts (walls ``contype=1 conaffinity=1``, scaling-crl
+        ``envs/humanoid_maze.py:120-121``), else 0 (the body geoms' ``conaffinity`` is 0, so
+        either value gives the same contacts)."""
+        return 1 if self.contacts == "reference" else 0
 
     def mjcf(self, walls: str = "") -> str:
-        """Brax's humanoid.xml with the target body and ``walls`` appended to its worldbody."""
+        """Brax's humanoid.xml (default geom ``contype=1`` for the reference contacts) with the
+        target body and ``walls`` appended to its worldbody.
+
+        Raises:
+            ValueError: if brax's humanoid.xml lacks its default geom or its single worldbody.
+        """
         xml = (importlib.resources.files("brax") / "envs" / "assets" / "humanoid.xml").read_text()
+        if self.contacts == "reference":
+            xml = edit_geoms(xml, default_geom={"contype": "1", "conaffinity": "0"})
         if xml.count("</worldbody>") != 1:
             raise ValueError("brax's humanoid.xml does not have exactly one </worldbody>")
         target = _HUMANOID_TARGET_BODY.format(z=self.target_z, r=self.target_range)

@@ -496,6 +496,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
         "success <",
         "backend",
         "episode",
+        "options",
     ):
         table.add_column(header)
     for i in infos:
@@ -508,6 +509,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
             f"{i.success_threshold:g}",
             i.backend,
             str(i.episode_length),
+            ", ".join(i.options) or "-",
         )
     _out.print(table)
     return EXIT_OK

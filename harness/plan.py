@@ -57,12 +57,25 @@ def run_id(config: RunConfig) -> str:
     Fields whose value is None are left out of the hashed JSON, so an optional field added to
     the spec format later (default None) leaves the ids of finished runs unchanged; so are
     ``data.dataset_dir`` and ``data.dataset_path`` (a dataset is named by ``data.dataset``).
+    Offline runs leave out ``data.prefill`` and ``env.reset`` (online collection only), and
+    runs on OGBench data also ``env.contacts`` and ``env.cell_jitter`` (no Brax env);
+    ``algo.tanh_log_det`` enters only for CRL with its SAC-style actor (the one that reads it).
     """
     dump = config.model_dump(mode="json", exclude_none=True)
     # Where an offline dataset lies is not what a run computes (its name is): moving the files
     # keeps the ids.
     for location in ("dataset_dir", "dataset_path"):
         dump["data"].pop(location, None)
+    # Fields that change only online collection, or only the Brax env, leave the ids of runs
+    # they cannot affect as they were before the fields existed.
+    if config.algo.name != "crl" or config.resolved_actor_loss != "sac":
+        dump["algo"].pop("tanh_log_det", None)  # only the CRL SAC-style actor reads it
+    if dump["data"]["mode"] == "offline":
+        dump["data"].pop("prefill", None)
+        dump["env"].pop("reset", None)
+        if config.data.resolved_source == "ogbench":
+            for option in ("contacts", "cell_jitter"):
+                dump["env"].pop(option, None)
     canonical = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

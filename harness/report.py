@@ -1291,7 +1291,7 @@ def value_map(
         cfg = RunConfig.model_validate((run.config or {}).get("config"))
     except ValidationError as exc:
         raise ReportError(f"run {run.run_id}: config.json does not validate: {exc}") from None
-    env = envs.make(cfg.env.id)
+    env = envs.make(cfg.env.id, **cfg.env.make_options())
     if not isinstance(env, MazeEnv):
         raise ReportError(f"run {run.run_id}: {cfg.env.id} is not a maze; value maps need walls")
     maze = env.maze

@@ -97,6 +97,28 @@ class EnvSpec(_Section):
         "training env's state, goal and action dimensions (e.g. ant_u_maze_eval, whose goals "
         "lie only in far cells, to evaluate an ant_u_maze run).",
     )
+    reset: Literal["fresh", "first"] = Field(
+        "fresh",
+        description="Training episodes after the first: fresh (a new start and goal drawn at "
+        "every reset, the intended behaviour) or first (each training env returns to its own "
+        "first reset state, so it keeps one start and goal for the whole run: what brax's "
+        "AutoResetWrapper does in the reference code, JaxGCRL issue #53). Evaluation always "
+        "draws fresh episodes. See docs/fidelity.md.",
+    )
+    contacts: Literal["reference", "feet"] = Field(
+        "reference",
+        description="Contact set of the ant and humanoid models: reference (the reference "
+        "code's: in ant mazes the torso, hip capsules and feet hit the walls; every humanoid "
+        "geom touches floor and walls) or feet (brax's bundled models: only the feet touch "
+        "floor and walls). Only for envs that list it in `harness envs --json` options.",
+    )
+    cell_jitter: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
+        0.0,
+        description="Maze envs: 0 = the reference placement (goals exactly at goal-cell centres, "
+        "starts at the start-cell centre plus the robot's reset noise: U(-0.1, 0.1) m for the "
+        "ant, none for humanoid and point); j > 0 offsets start and goal uniformly by up to j metres along x and y "
+        "(this harness's earlier default: 0.5 ant and point, 0.25 humanoid).",
+    )
 
     @field_validator("id", "eval_id")
     @classmethod
@@ -124,10 +146,32 @@ class EnvSpec(_Section):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _options_apply(self) -> EnvSpec:
+        import envs
+
+        asked = {"contacts": self.contacts != "reference", "cell_jitter": self.cell_jitter > 0}
+        for env_id in dict.fromkeys((self.id, self.resolved_eval_id)):
+            supported = envs.info(env_id).options
+            for option, changed in asked.items():
+                if changed and option not in supported:
+                    value = getattr(self, option)
+                    raise ValueError(
+                        f"{option}={value!r} does not apply to env {env_id!r} (its options: "
+                        f"{', '.join(supported) or 'none'})"
+                    )
+        return self
+
     @property
     def resolved_eval_id(self) -> str:
         """The env evaluated on: ``eval_id``, else ``id``."""
         return self.eval_id or self.id
+
+    def make_options(self) -> dict[str, Any]:
+        """Keyword options for ``envs.make`` of the training and the evaluation env: the
+        contact set and the maze placement (``envs.make`` accepts both, at their defaults, for
+        every env)."""
+        return {"contacts": self.contacts, "cell_jitter": self.cell_jitter}
 
 
 class NetworkSpec(_Section):
@@ -303,6 +347,14 @@ class AlgoSpec(_Section):
     logsumexp_penalty: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
         0.1, description="Coefficient of mean(logsumexp(logits, axis=1)^2)."
     )
+    tanh_log_det: Literal["reference", "exact"] = Field(
+        "reference",
+        description="CRL actor: log-determinant of the tanh squashing in log pi(a|s, g): "
+        "reference = log(1 - tanh(u)^2 + 1e-6) as the reference code (caps the correction at "
+        "13.8 nats per action dimension when actions saturate, as deep actors' do at init); "
+        "exact = 2 (log 2 - u - softplus(-2u)). The baselines use the exact form (brax's, "
+        "which JaxGCRL's SAC uses).",
+    )
     target_entropy_scale: float = Field(
         -0.5, description="Target entropy = target_entropy_scale * action_dim (SAC auto-tuning)."
     )
@@ -409,7 +461,13 @@ class DataSpec(_Section):
         10_000, description="Replay capacity per environment, in steps (oldest overwritten)."
     )
     min_replay_per_env: PositiveInt = Field(
-        1_000, description="Steps per env collected with uniform random actions before training."
+        1_000, description="Steps per env collected (see prefill) before training starts."
+    )
+    prefill: Literal["actor", "uniform"] = Field(
+        "actor",
+        description="Online: actions of the steps collected before training: actor (the freshly "
+        "initialised stochastic actor, as the reference code: a deep actor at init is nearly "
+        "saturated) or uniform (uniform random actions in [-1, 1]).",
     )
 
     save_replay: bool | None = Field(

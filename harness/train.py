@@ -6,7 +6,8 @@ minibatch sampler follows the algorithm (:func:`harness.agents.batch_kind`).
 
 :class:`Trainer` holds jitted pure functions in the PureJaxRL style: ``init(key) -> TrainState``,
 ``collect(TrainState, random) -> TrainState`` (an env unroll of ``unroll_length`` steps in
-``num_envs`` envs appended to the replay; uniform random actions during the prefill),
+``num_envs`` envs appended to the replay; the prefill collects with the freshly initialised
+actor, as the reference code, or with uniform random actions, ``data.prefill``),
 ``update(TrainState) -> (TrainState, metrics)`` (``grad_steps_per_iter`` minibatch updates),
 each a ``lax.scan``, and ``evaluate(actor_params, key, random) -> metrics`` (deterministic
 policy, one episode per eval env). The state is donated, so the replay is updated in place. :func:`train` drives them from the host,
@@ -82,6 +83,7 @@ class TrainState:
     agent: Any  # the agent's state (CRLState, SACState, ...)
     replay: Replay
     env_state: Any  # brax State batched over num_envs
+    first_env_state: Any  # env.reset == "first": each env's first reset state; else None
     ep_step: jax.Array  # [num_envs] int32 steps taken in the current episode
     traj_id: jax.Array  # [num_envs] int32 episode counter per env
     key: jax.Array
@@ -153,9 +155,10 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
-        self.env = envs.make(cfg.env.id)
+        options = cfg.env.make_options()
+        self.env = envs.make(cfg.env.id, **options)
         eval_id = cfg.env.resolved_eval_id
-        self.eval_env = self.env if eval_id == cfg.env.id else envs.make(eval_id)
+        self.eval_env = self.env if eval_id == cfg.env.id else envs.make(eval_id, **options)
         self.sched = schedule(cfg)
         self.state_dim = int(self.env.state_dim)
         self.goal_dim = int(self.env.goal_dim)
@@ -206,6 +209,7 @@ class Trainer:
                 self.goal_dim if self.keeps_goals else None,
             ),
             env_state=env_state,
+            first_env_state=env_state if self.cfg.env.reset == "first" else None,
             ep_step=jnp.zeros((data.num_envs,), jnp.int32),
             traj_id=jnp.zeros((data.num_envs,), jnp.int32),
             key=key,
@@ -216,14 +220,20 @@ class Trainer:
     def _collect(self, ts: TrainState, random_actions: jax.Array) -> TrainState:
         """Step all envs ``unroll_length`` times, auto-resetting, and append to the replay.
 
-        ``random_actions`` (traced bool) picks uniform random actions (prefill) instead of the
-        policy, so prefill and training share one compiled unroll. Fresh reset states are drawn
-        once per unroll (one per env) and used by envs whose episode ends inside it, which
-        keeps resets out of the per-step cost.
+        ``random_actions`` (traced bool) picks uniform random actions (``data.prefill:
+        uniform``) instead of the stochastic policy, so prefill and training share one compiled
+        unroll. Fresh reset states are drawn once per unroll (one per env) and used by envs
+        whose episode ends inside it, which keeps resets out of the per-step cost. With
+        ``env.reset: first`` an ended episode restarts from its env's first reset state
+        instead, as brax's ``AutoResetWrapper`` does in the reference code (scaling-crl
+        ``train.py:506-510`` wraps the env with ``envs.training.wrap``; JaxGCRL issue #53).
         """
         data = self.cfg.data
         key, k_reset, k_steps = jax.random.split(ts.key, 3)
-        fresh = self._reset(jax.random.split(k_reset, data.num_envs))
+        if ts.first_env_state is not None:
+            fresh = ts.first_env_state
+        else:
+            fresh = self._reset(jax.random.split(k_reset, data.num_envs))
         episode_length = self.sched.episode_length
 
         def step(carry: tuple[Any, jax.Array, jax.Array], k: jax.Array) -> tuple[Any, Any]:
@@ -261,9 +271,14 @@ class Trainer:
         )
 
     def prefill(self, ts: TrainState) -> TrainState:
-        """Fill the replay with ``min_replay_per_env`` steps per env of uniform random actions."""
+        """Fill the replay with ``min_replay_per_env`` steps per env (rounded up to whole
+        unrolls) before training: actions of the freshly initialised stochastic actor
+        (``data.prefill: actor``, the reference's ``prefill_replay_buffer``, scaling-crl
+        ``train.py:712-730``, which calls the same ``actor_step`` as training) or uniform random
+        actions in ``[-1, 1]`` (``data.prefill: uniform``)."""
+        uniform = jnp.asarray(self.cfg.data.prefill == "uniform")
         for _ in range(self.sched.prefill_iters):
-            ts = self.collect(ts, jnp.asarray(True))
+            ts = self.collect(ts, uniform)
         return ts
 
     def iteration(self, ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
@@ -340,20 +355,42 @@ class Trainer:
             policy = self.agent.act(actor_params, state.obs, k, deterministic=True)
             action = jnp.where(random_policy, uniform, policy)
             nxt = self._eval_step(state, action)
-            success = nxt.metrics["success"] * alive
-            dist = nxt.metrics["dist"] * alive
             alive_next = alive * (1.0 - (nxt.done > 0))
-            return (nxt, alive_next), (success, dist, alive)
+            return (nxt, alive_next), (nxt.metrics["success"], nxt.metrics["dist"], alive)
 
         keys = jax.random.split(k_act, self.sched.episode_length)
         _, (success, dist, alive) = jax.lax.scan(step, (state, jnp.ones((n,))), keys)
-        alive_steps = jnp.sum(alive, axis=0)
-        return {
-            "time_at_goal": jnp.mean(jnp.sum(success, axis=0)),
-            "success_any": jnp.mean(jnp.any(success > 0, axis=0).astype(jnp.float32)),
-            "dist_mean": jnp.mean(jnp.sum(dist, axis=0) / jnp.maximum(alive_steps, 1.0)),
-            "alive_steps": jnp.mean(alive_steps),
-        }
+        return episode_metrics(success, dist, alive)
+
+
+def episode_metrics(success: jax.Array, dist: jax.Array, alive: jax.Array) -> dict[str, jax.Array]:
+    """Evaluation metrics of one episode per env, counting only the steps before it ended.
+
+    Args:
+        success: ``[T, n]`` 1.0 where the step's resulting state is within the success
+            threshold of the goal.
+        dist: ``[T, n]`` distance to the goal after each step (metres).
+        alive: ``[T, n]`` 1.0 while the episode has not ended (no fall before the step).
+
+    Steps after the end are masked by selection (``jnp.where``), not multiplication, so a NaN in
+    the state of an episode that ended (a fall can blow the physics up) cannot reach a metric.
+
+    Returns:
+        means over the ``n`` episodes of ``time_at_goal`` (steps at the goal, out of ``T``),
+        ``success_any`` (share of episodes that reached the goal at least once), ``dist_mean``
+        (mean distance over alive steps, metres) and ``alive_steps``; float32 scalars
+        (Wang et al. 2025, Sec. 5; the reference's ``evaluator.py``).
+    """
+    live = alive > 0
+    success = jnp.where(live, success, 0.0)
+    dist = jnp.where(live, dist, 0.0)
+    alive_steps = jnp.sum(live, axis=0).astype(jnp.float32)
+    return {
+        "time_at_goal": jnp.mean(jnp.sum(success, axis=0)),
+        "success_any": jnp.mean(jnp.any(success > 0, axis=0).astype(jnp.float32)),
+        "dist_mean": jnp.mean(jnp.sum(dist, axis=0) / jnp.maximum(alive_steps, 1.0)),
+        "alive_steps": jnp.mean(alive_steps),
+    }
 
 
 @dataclass

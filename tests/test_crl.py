@@ -100,6 +100,28 @@ def test_tanh_gaussian_log_prob_matches_change_of_variables() -> None:
     assert np.all(np.abs(np.asarray(action)) < 1)
 
 
+def test_reference_tanh_log_det_caps_the_correction_of_saturated_actions() -> None:
+    # A saturated actor (|mean| = 12, as deep actors at init): the exact correction keeps
+    # growing, the reference's log(1 - tanh(u)^2 + 1e-6) stops at log(1e-6) per dimension.
+    mean = jnp.array([[12.0, -12.0], [0.3, 0.0]])
+    log_std = jnp.full((2, 2), -3.0)
+    key = jax.random.PRNGKey(5)
+    action, exact = tanh_gaussian_sample(mean, log_std, key, "exact")
+    same_action, reference = tanh_gaussian_sample(mean, log_std, key, "reference")
+    np.testing.assert_array_equal(np.asarray(action), np.asarray(same_action))
+    eps = jax.random.normal(key, mean.shape)
+    u = np.asarray(mean + jnp.exp(log_std) * eps, np.float64)
+    log_normal = (-0.5 * np.asarray(eps) ** 2 + 3.0 - 0.5 * np.log(2 * np.pi)).sum(-1)
+    a32 = np.tanh(u).astype(np.float32).astype(np.float64)
+    expected = log_normal - np.log(1 - a32**2 + 1e-6).sum(-1)
+    np.testing.assert_allclose(np.asarray(reference), expected, rtol=1e-4, atol=1e-3)
+    assert float(reference[0]) == pytest.approx(float(log_normal[0]) + 2 * np.log(1e6), abs=0.1)
+    assert float(exact[0]) > float(reference[0]) + 15  # 2 x (about 22.6 - 13.8) nats
+    np.testing.assert_allclose(float(exact[1]), float(reference[1]), atol=1e-4)
+    with pytest.raises(ValueError, match="unknown tanh log-determinant"):
+        tanh_gaussian_sample(mean, log_std, key, "other")
+
+
 @pytest.mark.parametrize("mantissa_bits", [None, 10, 7])
 def test_l2_energy_accurate_at_norm_300_with_reduced_precision_matmul(
     mantissa_bits: int | None,

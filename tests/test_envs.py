@@ -345,9 +345,13 @@ def test_goal_reached_gives_reward_and_never_done(built: Built) -> None:
 
 @pytest.mark.parametrize("env_id", MAZE_IDS)
 def test_starts_and_goals_lie_in_their_cells(made: dict[str, envs.GoalEnv], env_id: str) -> None:
+    """Reference placement (the default): goals exactly at goal cell centres, starts within the
+    robot's reset noise of the start cell centre (ant 0.1 m, humanoid and point 0); see
+    tests/test_fidelity_envs.py for the reference's values."""
     env = _make(made, env_id)
     assert isinstance(env, MazeEnv)
-    maze, j = env.maze, env.cell_jitter
+    maze, j, js = env.maze, env.cell_jitter, env.start_jitter
+    assert j == 0.0 and js == env.robot.start_noise
     for r, c in maze.start_cells + maze.goal_cells:
         assert maze.layout[r][c] != WALL
         assert not maze.in_wall(np.array(maze.cell_centre(r, c)))
@@ -359,10 +363,13 @@ def test_starts_and_goals_lie_in_their_cells(made: dict[str, envs.GoalEnv], env_
     # Every goal cell is drawn, and nothing else (512 draws, at most 42 cells).
     assert {tuple(c) for c in maze.cell_of(goals_xy)} == set(maze.goal_cells)
     centres = maze.cell_of(goals_xy) * maze.cell_size
-    assert np.all(np.abs(goals_xy - centres) <= j + 1e-5)
+    np.testing.assert_array_equal(goals_xy, centres)
     starts_c = maze.cell_of(starts) * maze.cell_size
-    assert np.all(np.abs(starts - starts_c) <= j + 1e-5)
-    assert np.abs(starts - starts_c).max() > 0.5 * j  # the jitter is used
+    assert np.all(np.abs(starts - starts_c) <= js + 1e-5)
+    if js > 0:
+        assert np.abs(starts - starts_c).max() > 0.5 * js  # the noise is used
+    else:
+        np.testing.assert_array_equal(starts, starts_c)
     assert np.all(maze.wall_distance(starts) >= env.robot.clearance - 1e-5)
     assert not maze.in_wall(goals_xy).any()
     if env.goal_dim == 3:
@@ -461,6 +468,8 @@ def test_bad_layouts_and_jitter_are_rejected() -> None:
         envs.make("point_u_maze", cell_jitter=0.9)
     with pytest.raises(ValueError, match="half a cell"):
         envs.make("humanoid_u_maze", cell_jitter=0.5)
+    with pytest.raises(ValueError, match="cell_jitter must be >= 0"):
+        envs.make("point_u_maze", cell_jitter=-0.1)
 
 
 # ---- point mass -------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def pairwise_energy(
     3. the diagonal, the positive pairs of InfoNCE (whose distances are the smallest and lose
        most to cancellation), is recomputed from the differences ``phi_i - psi_i`` directly.
 
-    The reference implementation (scaling-crl ``train.py:803``) forms the ``[B, B, D]``
+    The reference implementation (scaling-crl ``train.py:806``) forms the ``[B, B, D]``
     difference tensor; this gives the same values to float32 rounding at ``O(B D)`` extra cost.
 
     Args:
@@ -188,25 +188,43 @@ def infonce_loss(
     return loss, metrics
 
 
+#: Added to ``1 - tanh(u)^2`` inside the log by the reference's tanh log-determinant
+#: (scaling-crl ``train.py:751``).
+REFERENCE_LOG_DET_EPS = 1e-6
+
+
 def tanh_gaussian_sample(
-    mean: jax.Array, log_std: jax.Array, key: jax.Array
+    mean: jax.Array, log_std: jax.Array, key: jax.Array, log_det: str = "exact"
 ) -> tuple[jax.Array, jax.Array]:
     """Sample ``a = tanh(u)``, ``u ~ N(mean, std^2)``, and its log-density.
 
     Args:
         mean, log_std: ``[B, action_dim]``.
+        log_det: the tanh change of variables ``log pi(a) = log N(u) - sum log(1 - tanh(u)^2)``
+            in its exact, stable form ``2 (log 2 - u - softplus(-2u))`` (``"exact"``, Haarnoja
+            et al. 2018, App. C; brax) or as the reference CRL code computes it,
+            ``log(1 - tanh(u)^2 + 1e-6)`` (``"reference"``, scaling-crl ``train.py:750-752``),
+            which caps the correction at ``-log(1e-6)`` = 13.8 nats per dimension once the
+            action saturates.
 
     Returns:
-        ``(action [B, action_dim] in (-1, 1), log_prob [B])`` with the tanh change of variables
-        ``log pi(a) = log N(u) - sum log(1 - tanh(u)^2)`` in its stable form
-        ``2 (log 2 - u - softplus(-2u))`` (Haarnoja et al. 2018, App. C).
+        ``(action [B, action_dim] in (-1, 1), log_prob [B])``.
+
+    Raises:
+        ValueError: for another ``log_det``.
     """
     std = jnp.exp(log_std)
     eps = jax.random.normal(key, mean.shape, mean.dtype)
     u = mean + std * eps
+    action = jnp.tanh(u)
     log_normal = jnp.sum(-0.5 * eps**2 - log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
-    log_det = jnp.sum(2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
-    return jnp.tanh(u), log_normal - log_det
+    if log_det == "exact":
+        correction = 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+    elif log_det == "reference":
+        correction = jnp.log(1.0 - action**2 + REFERENCE_LOG_DET_EPS)
+    else:
+        raise ValueError(f"unknown tanh log-determinant {log_det!r}")
+    return action, log_normal - jnp.sum(correction, axis=-1)
 
 
 def _layer_options(cfg: RunConfig) -> dict[str, Any]:
@@ -305,7 +323,7 @@ class CRL:
         """``mean(alpha * log pi(a|s, g) - f(s, a, g))`` with ``a ~ pi(.|s, g)``."""
         obs = jnp.concatenate([batch.state, batch.goal], axis=-1)
         mean, log_std = cast(tuple[jax.Array, jax.Array], self.actor.apply(actor_params, obs))
-        action, log_prob = tanh_gaussian_sample(mean, log_std, key)
+        action, log_prob = tanh_gaussian_sample(mean, log_std, key, self.cfg.algo.tanh_log_det)
         phi, psi = cast(
             tuple[jax.Array, jax.Array],
             self.critic.apply(critic_params, batch.state, action, batch.goal),
