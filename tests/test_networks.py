@@ -156,7 +156,7 @@ def test_bench_cli_update_forms(capsys: pytest.CaptureFixture[str]) -> None:
     from harness.cli import main
 
     code = main(
-        ["bench", "--depths", "4", "--width", "16", "--batch", "8", "--repeats", "2", "--json"]
+        ["bench", "--depths", "8", "--width", "16", "--batch", "8", "--repeats", "2", "--json"]
     )
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert code == 0
@@ -164,7 +164,9 @@ def test_bench_cli_update_forms(capsys: pytest.CaptureFixture[str]) -> None:
     assert len({r["params_m"] for r in rows}) == 1  # same network in every form
     assert all(r["update_ms"] > 0 and r["compile_s"] > 0 and r["gflops"] > 0 for r in rows)
     scan, remat, _ = rows
-    assert remat["xla_mem_mb"] <= scan["xla_mem_mb"]  # remat keeps less for the backward pass
+    # remat keeps less for the backward pass (with two blocks or more: at depth 4 there is only
+    # one, and the bytes of the loss's own temporaries decide)
+    assert remat["xla_mem_mb"] <= scan["xla_mem_mb"]
 
     assert main(["bench", "--forms", "scan,bogus"]) == 2
 
