@@ -38,7 +38,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from harness.agents.crl import CRL, Batch
+from harness.agents.crl import CRL
+from harness.batches import Batch
 from harness.networks import param_count
 from harness.spec import RunConfig
 

@@ -39,8 +39,9 @@ import numpy as np
 from flax import struct
 
 from harness import datasets
-from harness.agents.crl import CRL, Batch
+from harness.agents.crl import CRL
 from harness.agents.gcbc import GCBC
+from harness.batches import Batch
 from harness.spec import RunConfig
 
 #: Gradient steps of an offline run when ``data.grad_steps`` is null (OGBench: 1M).

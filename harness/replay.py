@@ -25,8 +25,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from envs.base import goal_metrics
-from harness.agents.crl import Batch
-from harness.agents.td import Transition
+from harness.batches import Batch, Transition
 
 
 @struct.dataclass

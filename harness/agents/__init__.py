@@ -5,8 +5,8 @@ Every agent has the same interface, so :class:`harness.train.Trainer` runs any o
 ``act(actor_params, obs [B, state_dim + goal_dim], key, deterministic) -> action [B, action_dim]``
 (deterministic: ``tanh(mean)`` of the shared :class:`~harness.networks.Actor`), and
 ``update(state, batch, key) -> (state, metrics)``. The batch is a
-:class:`~harness.agents.crl.Batch` (hindsight goals: crl, gcbc, gcsl) or a
-:class:`~harness.agents.td.Transition` (TD learning on the goal reward: sac, sac_her, td3_her);
+:class:`~harness.batches.Batch` (hindsight goals: crl, gcbc, gcsl) or a
+:class:`~harness.batches.Transition` (TD learning on the goal reward: sac, sac_her, td3_her);
 :func:`batch_kind` tells which.
 """
 

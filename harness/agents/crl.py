@@ -14,32 +14,19 @@ goals of their own (:meth:`CRL.update`'s ``actor_batch``).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
 
+from harness.batches import Batch as Batch  # re-exported (its former home)
 from harness.networks import Actor, Critic
 from harness.spec import RunConfig
 
 #: Small constant inside the L2 norm so its gradient is finite at zero distance.
 L2_EPS = 1e-12
-
-
-class Batch(NamedTuple):
-    """One minibatch of relabelled transitions.
-
-    Attributes:
-        state: ``[B, state_dim]`` states s_i.
-        action: ``[B, action_dim]`` actions a_i taken in s_i.
-        goal: ``[B, goal_dim]`` hindsight goals: the goal-space slice of a later state s_j, j > i.
-    """
-
-    state: jax.Array
-    action: jax.Array
-    goal: jax.Array
 
 
 @struct.dataclass

@@ -21,7 +21,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from harness.agents.crl import Batch, make_actor
+from harness.agents.crl import make_actor
+from harness.batches import Batch
 from harness.spec import RunConfig
 
 

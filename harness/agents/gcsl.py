@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from harness.agents.crl import Batch, make_actor, tanh_gaussian_sample
+from harness.agents.crl import make_actor, tanh_gaussian_sample
+from harness.batches import Batch
 from harness.spec import RunConfig
 
 #: Stored actions are clipped to [-1 + ACTION_EPS, 1 - ACTION_EPS] before atanh.

@@ -7,7 +7,7 @@ tanh-Gaussian residual actor as CRL (:func:`~harness.agents.crl.make_actor`), an
 goals; ``sac_her`` from transitions whose goals were relabelled with hindsight (Andrychowicz et
 al. 2017; done by :func:`harness.replay.sample_transitions`): the agent itself is the same.
 
-Losses on a :class:`~harness.agents.td.Transition` batch, all from the parameters before the
+Losses on a :class:`~harness.batches.Transition` batch, all from the parameters before the
 step (as Brax's and JaxGCRL's SAC):
 
 - critic: ``0.5 mean_{b,k} (Q_k(s, a, g) - y)^2``, ``y = r + gamma * mask *
@@ -28,7 +28,8 @@ import optax
 from flax import struct
 
 from harness.agents.crl import make_actor, tanh_gaussian_sample
-from harness.agents.td import Transition, make_twin_q, polyak, td_target, twin_q_loss
+from harness.agents.td import make_twin_q, polyak, td_target, twin_q_loss
+from harness.batches import Transition
 from harness.spec import RunConfig
 
 

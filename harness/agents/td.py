@@ -1,5 +1,5 @@
-"""Pieces shared by the TD baselines (SAC, SAC+HER, TD3+HER): transitions, twin Q-networks,
-TD targets and Polyak averaging.
+"""Pieces shared by the TD baselines (SAC, SAC+HER, TD3+HER): twin Q-networks, TD targets and
+Polyak averaging, on :class:`~harness.batches.Transition` minibatches.
 
 The Q-networks are the paper's residual MLPs (:class:`~harness.networks.ResidualMLP`: depth,
 width, LayerNorm, activation, scan, remat and dtype from the ``network`` section) on
@@ -15,34 +15,15 @@ and the time limit is a truncation (bootstrapped).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from harness.batches import Transition as Transition  # re-exported (its former home)
 from harness.networks import ResidualMLP
 from harness.spec import RunConfig
-
-
-class Transition(NamedTuple):
-    """A minibatch of goal-conditioned transitions for TD learning.
-
-    Attributes:
-        state: ``[B, state_dim]`` s_i.
-        action: ``[B, action_dim]`` a_i.
-        next_state: ``[B, state_dim]`` s_{i+1} (any value where ``mask`` is 0).
-        goal: ``[B, goal_dim]`` the commanded goal, or a hindsight goal (HER).
-        reward: ``[B]`` float32 in {0, 1}: success of s_{i+1} for ``goal``.
-        mask: ``[B]`` float32, 0 where s_{i+1} is terminal (the robot became unhealthy), else 1.
-    """
-
-    state: jax.Array
-    action: jax.Array
-    next_state: jax.Array
-    goal: jax.Array
-    reward: jax.Array
-    mask: jax.Array
 
 
 class TwinQ(nn.Module):

@@ -7,7 +7,7 @@ residual :func:`~harness.agents.crl.make_actor` network used deterministically,
 function of the parameters as for every other agent. Goals are relabelled by
 :func:`harness.replay.sample_transitions` (HER, Andrychowicz et al. 2017).
 
-On a :class:`~harness.agents.td.Transition` batch:
+On a :class:`~harness.batches.Transition` batch:
 
 - critic: ``0.5 mean_{b,k} (Q_k(s, a, g) - y)^2`` with
   ``y = r + gamma * mask * min_k Q_targ,k(s', a~, g)``,
@@ -28,7 +28,8 @@ import optax
 from flax import struct
 
 from harness.agents.crl import make_actor
-from harness.agents.td import Transition, make_twin_q, polyak, td_target, twin_q_loss
+from harness.agents.td import make_twin_q, polyak, td_target, twin_q_loss
+from harness.batches import Transition
 from harness.spec import RunConfig
 
 
