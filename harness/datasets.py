@@ -42,6 +42,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+# Dataset-name facts live in the spec layer, which validates names against them.
+from harness.spec.ogbench import DatasetError, ogbench_env_name
+
 if TYPE_CHECKING:
     from harness.replay import Replay
     from harness.spec import DataSpec, RunConfig
@@ -62,45 +65,8 @@ KEYS = ("observations", "actions", "terminals")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-class DatasetError(Exception):
-    """Bad dataset input: an unsupported name, a missing file, a run that kept no data."""
-
-
 # ------------------------------------------------------------------------------------------
 # Names and files
-
-
-def ogbench_env_name(dataset: str) -> str:
-    """The OGBench env of a dataset name, by OGBench's rule (drop the dataset type).
-
-    ``antmaze-large-navigate-v0`` -> ``antmaze-large-v0`` (``ogbench.make_env_and_datasets``).
-
-    Raises:
-        DatasetError: the name does not parse, names a pixel, single-task or discrete-action
-            dataset (not supported here), or its env is not registered by ogbench.
-    """
-    parts = dataset.split("-")
-    if len(parts) < 3 or not re.fullmatch(r"v\d+", parts[-1]):
-        raise DatasetError(
-            f"{dataset!r} is not an OGBench dataset name (<env>-<type>-v<N>, e.g. "
-            "pointmaze-medium-navigate-v0)"
-        )
-    unsupported = {"visual", "singletask", "oraclerep"} & set(parts) or (
-        {"powderworld"} if parts[0] == "powderworld" else set()
-    )
-    if unsupported:
-        raise DatasetError(
-            f"{dataset!r}: {', '.join(sorted(unsupported))} datasets are not supported "
-            "(state-based goal-conditioned datasets only)"
-        )
-    env_name = "-".join(parts[:-2] + parts[-1:])
-    import gymnasium
-
-    with _quiet():
-        import ogbench  # noqa: F401  (registers the envs)
-    if env_name not in gymnasium.registry:
-        raise DatasetError(f"{dataset!r}: ogbench has no env {env_name!r}")
-    return env_name
 
 
 @functools.cache

@@ -1,0 +1,317 @@
+"""The ``env``, ``network``, ``data``, ``eval`` and ``hardware`` sections of a spec."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from harness.spec.fields import NonNegativeInt, PositiveInt, _depth, _parse_float, _Section
+from harness.spec.ogbench import DatasetError, ogbench_env_name
+
+
+class EnvSpec(_Section):
+    """Which goal-conditioned environment to train and evaluate on."""
+
+    id: str = Field(
+        "point_u_maze",
+        description="Environment id from `harness envs` (e.g. point_u_maze, ant, ant_u_maze).",
+    )
+    episode_length: PositiveInt | None = Field(
+        None,
+        description="Steps per episode for training and evaluation; null = the env's default "
+        "(1000 in the paper).",
+    )
+
+    eval_id: str | None = Field(
+        None,
+        description="Environment id for evaluation; null = the training env. Must share the "
+        "training env's state, goal and action dimensions (e.g. ant_u_maze_eval, whose goals "
+        "lie only in far cells, to evaluate an ant_u_maze run).",
+    )
+    reset: Literal["fresh", "first"] = Field(
+        "fresh",
+        description="Training episodes after the first: fresh (a new start and goal drawn at "
+        "every reset, the intended behaviour) or first (each training env returns to its own "
+        "first reset state, so it keeps one start and goal for the whole run: what brax's "
+        "AutoResetWrapper does in the reference code, JaxGCRL issue #53). Evaluation always "
+        "draws fresh episodes. See docs/fidelity.md.",
+    )
+    contacts: Literal["reference", "feet"] = Field(
+        "reference",
+        description="Contact set of the ant and humanoid models: reference (the reference "
+        "code's: in ant mazes the torso, hip capsules and feet hit the walls; every humanoid "
+        "geom touches floor and walls) or feet (brax's bundled models: only the feet touch "
+        "floor and walls). Only for envs that list it in `harness envs --json` options.",
+    )
+    cell_jitter: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
+        0.0,
+        description="Maze envs: 0 = the reference placement (goals exactly at goal-cell centres, "
+        "starts at the start-cell centre plus the robot's reset noise: U(-0.1, 0.1) m for the "
+        "ant, none for humanoid and point); j > 0 offsets start and goal uniformly by up to j metres along x and y "
+        "(this harness's earlier default: 0.5 ant and point, 0.25 humanoid).",
+    )
+
+    @field_validator("id", "eval_id")
+    @classmethod
+    def _known_env(cls, value: str | None) -> str | None:
+        import envs
+
+        known = envs.list_envs()
+        if value is not None and value not in known:
+            raise ValueError(f"unknown env id {value!r}; known ids: {', '.join(known)}")
+        return value
+
+    @model_validator(mode="after")
+    def _compatible_eval_env(self) -> EnvSpec:
+        import envs
+
+        if self.eval_id is None:
+            return self
+        train, evaluation = envs.info(self.id), envs.info(self.eval_id)
+        for name in ("state_dim", "goal_indices", "action_dim"):
+            if getattr(train, name) != getattr(evaluation, name):
+                raise ValueError(
+                    f"eval_id {self.eval_id!r} has {name} {getattr(evaluation, name)} but the "
+                    f"training env {self.id!r} has {getattr(train, name)}; the policy cannot "
+                    "run on it"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _options_apply(self) -> EnvSpec:
+        import envs
+
+        asked = {"contacts": self.contacts != "reference", "cell_jitter": self.cell_jitter > 0}
+        for env_id in dict.fromkeys((self.id, self.resolved_eval_id)):
+            supported = envs.info(env_id).options
+            for option, changed in asked.items():
+                if changed and option not in supported:
+                    value = getattr(self, option)
+                    raise ValueError(
+                        f"{option}={value!r} does not apply to env {env_id!r} (its options: "
+                        f"{', '.join(supported) or 'none'})"
+                    )
+        return self
+
+    @property
+    def resolved_eval_id(self) -> str:
+        """The env evaluated on: ``eval_id``, else ``id``."""
+        return self.eval_id or self.id
+
+    def make_options(self) -> dict[str, Any]:
+        """Keyword options for ``envs.make`` of the training and the evaluation env: the
+        contact set and the maze placement (``envs.make`` accepts both, at their defaults, for
+        every env)."""
+        return {"contacts": self.contacts, "cell_jitter": self.cell_jitter}
+
+
+class NetworkSpec(_Section):
+    """Residual MLP encoders and actor (Wang et al. 2025, Fig. 2 and Sec. 4)."""
+
+    critic_depth: PositiveInt = Field(
+        4,
+        description="Dense layers inside the residual blocks of each critic encoder, phi(s, a) "
+        "and psi(g); a multiple of 4. Input and output layers are not counted.",
+    )
+    actor_depth: PositiveInt = Field(
+        4,
+        description="Dense layers inside the residual blocks of the actor; a multiple of 4. The "
+        "paper's 1024-layer runs used a 512-layer actor.",
+    )
+    width: PositiveInt = Field(
+        256,
+        description="Hidden width of the critic encoders (and of the "
+        "actor unless actor_width is set).",
+    )
+    actor_width: PositiveInt | None = Field(
+        None, description="Hidden width of the actor; null = same as width."
+    )
+    repr_dim: PositiveInt = Field(64, description="Dimension of phi(s, a) and psi(g).")
+    activation: Literal["swish", "relu", "gelu", "tanh"] = Field(
+        "swish", description="Hidden activation; the paper uses swish (ReLU is an ablation)."
+    )
+    layer_norm: bool = Field(True, description="LayerNorm after every hidden Dense layer.")
+    residual: bool = Field(
+        True, description="Skip connection around every block of 4 layers (ablation: false)."
+    )
+    remat: bool = Field(
+        False,
+        description="Rematerialise each residual block on the backward pass (less memory, "
+        "about one more forward pass of compute).",
+    )
+    scan: bool = Field(
+        True,
+        description="Apply the residual blocks with lax.scan over stacked parameters (compile "
+        "time flat in depth); false unrolls them as the reference implementation does.",
+    )
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="Compute dtype of Dense layers; parameters and LayerNorm statistics stay "
+        "float32.",
+    )
+
+    @field_validator("critic_depth")
+    @classmethod
+    def _critic_depth(cls, value: int) -> int:
+        return _depth(value, "critic_depth")
+
+    @field_validator("actor_depth")
+    @classmethod
+    def _actor_depth(cls, value: int) -> int:
+        return _depth(value, "actor_depth")
+
+    @property
+    def resolved_actor_width(self) -> int:
+        return self.actor_width if self.actor_width is not None else self.width
+
+
+class DataSpec(_Section):
+    """Where transitions come from. Online: parallel Brax envs filling an on-device replay.
+    Offline: a fixed dataset in OGBench's format (Park et al. 2024, arXiv 2410.20092), either an
+    OGBench dataset or one exported from an online run (`harness data export`). Fields of the
+    other mode are ignored, so one section serves a sweep over ``mode``."""
+
+    mode: Literal["online", "offline"] = Field(
+        "online",
+        description="online (Brax envs fill a replay) or offline (a fixed dataset: see "
+        "source, dataset).",
+    )
+    num_envs: PositiveInt = Field(512, description="Parallel training environments.")
+    unroll_length: PositiveInt = Field(62, description="Env steps per env per training iteration.")
+    total_env_steps: PositiveInt = Field(
+        100_000_000, description="Env steps of the whole run (paper: 100M to 400M)."
+    )
+    replay_size_per_env: PositiveInt = Field(
+        10_000, description="Replay capacity per environment, in steps (oldest overwritten)."
+    )
+    min_replay_per_env: PositiveInt = Field(
+        1_000, description="Steps per env collected (see prefill) before training starts."
+    )
+    prefill: Literal["actor", "uniform"] = Field(
+        "actor",
+        description="Online: actions of the steps collected before training: actor (the freshly "
+        "initialised stochastic actor, as the reference code: a deep actor at init is nearly "
+        "saturated) or uniform (uniform random actions in [-1, 1]).",
+    )
+
+    save_replay: bool | None = Field(
+        None,
+        description="Online: at the end of the run, write the trajectories of the final "
+        "replay (the last replay_size_per_env steps of every env) to replay.npz in the run "
+        "folder, for `harness data export`; null = false.",
+    )
+    # --- Offline (mode: offline); null leaves a field out of the run id.
+    source: Literal["ogbench", "brax"] | None = Field(
+        None,
+        description="Offline: ogbench (an OGBench dataset, evaluated on its OGBench env's 5 "
+        "tasks) or brax (exported from an online run by `harness data export`, evaluated "
+        "on env.id like an online run); null = ogbench.",
+    )
+    dataset: str | None = Field(
+        None,
+        description="Offline: dataset name, e.g. pointmaze-medium-navigate-v0 (OGBench) or "
+        "the name given to `harness data export`; files <dataset>.npz and <dataset>-val.npz.",
+    )
+    dataset_dir: str | None = Field(
+        None,
+        description="Offline: folder holding <dataset>.npz and <dataset>-val.npz; null = "
+        "~/.ogbench/data (OGBench's default; missing OGBench files are downloaded there). "
+        "Not part of the run id.",
+    )
+    dataset_path: str | None = Field(
+        None,
+        description="Offline: path of the training .npz (the validation file is the same "
+        "path with -val.npz, OGBench's rule); overrides dataset_dir. Not part of the run id.",
+    )
+    grad_steps: PositiveInt | None = Field(
+        None, description="Offline: gradient steps of the whole run; null = 1M (OGBench)."
+    )
+
+    @property
+    def resolved_source(self) -> str | None:
+        """``ogbench`` or ``brax`` for offline data; None online."""
+        return (self.source or "ogbench") if self.mode == "offline" else None
+
+    @model_validator(mode="after")
+    def _modes(self) -> DataSpec:
+        # Fields of the other mode are ignored, so one data section can serve a sweep over
+        # data.mode (the same depth sweep online and offline).
+        if self.mode == "online":
+            return self
+        if not self.dataset:
+            raise ValueError(
+                "mode offline needs a dataset name (e.g. dataset: pointmaze-medium-navigate-v0)"
+            )
+        if self.dataset_path is not None and not self.dataset_path.endswith(".npz"):
+            raise ValueError(f"dataset_path must name a .npz file, got {self.dataset_path!r}")
+        if self.resolved_source == "ogbench":
+            try:
+                ogbench_env_name(self.dataset)
+            except DatasetError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+    @model_validator(mode="after")
+    def _sizes(self) -> DataSpec:
+        if self.min_replay_per_env > self.replay_size_per_env:
+            raise ValueError("min_replay_per_env must not exceed replay_size_per_env")
+        if self.unroll_length > self.replay_size_per_env:
+            raise ValueError("unroll_length must not exceed replay_size_per_env")
+        return self
+
+
+class EvalSpec(_Section):
+    """Deterministic-policy evaluation (Wang et al. 2025, Sec. 5)."""
+
+    num_envs: PositiveInt = Field(128, description="Evaluation episodes (one per env).")
+    num_evals: PositiveInt = Field(
+        100, description="Evaluations per run, evenly spaced in env steps (paper: 100 epochs)."
+    )
+    last_k: PositiveInt = Field(
+        5, description="Final score = mean of the last k evaluations (paper: 5)."
+    )
+    episodes_per_task: PositiveInt | None = Field(
+        None,
+        description="Offline OGBench data: episodes per evaluation task (task_id 1..5); null "
+        "= 50 (OGBench).",
+    )
+
+
+class HardwareSpec(_Section):
+    """Where runs execute. Not part of a run's identity."""
+
+    executor: Literal["local", "slurm"] = Field("local", description="local or slurm (submitit).")
+    gpus: NonNegativeInt = Field(1, description="GPUs per run (Slurm).")
+    cpus: PositiveInt = Field(8, description="CPUs per run (Slurm).")
+    partition: str | None = Field(None, description="Slurm partition.")
+    account: str | None = Field(None, description="Slurm account.")
+    qos: str | None = Field(None, description="Slurm QOS.")
+    constraint: str | None = Field(None, description="Slurm node constraint (e.g. a100).")
+    time_min: PositiveInt = Field(24 * 60, description="Slurm time limit per job, minutes.")
+    array_parallelism: PositiveInt = Field(
+        64, description="At most this many array tasks of a sweep run at once."
+    )
+    max_requeues: NonNegativeInt = Field(
+        10, description="How often a job may requeue itself at its time limit or preemption."
+    )
+    signal_delay_s: PositiveInt = Field(
+        120,
+        description="Slurm signals the job this many seconds before its time limit, "
+        "leaving time to write a checkpoint.",
+    )
+    setup: list[str] = Field(
+        default_factory=list,
+        description="Shell lines run in the job before training (e.g. module load cuda).",
+    )
+    sbatch_extra: dict[str, str | int] = Field(
+        default_factory=dict,
+        description="Extra sbatch options, name -> value (e.g. {reservation: foo}).",
+    )
+    mem_gb: PositiveInt = Field(64, description="Host memory per job, GB.")
+    checkpoint_every_min: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
+        30.0,
+        description="Checkpoint the full training state (replay included) after an evaluation "
+        "when this many minutes passed since the last one; 0 = after every evaluation. A "
+        "checkpoint is also written when the job is preempted or reaches its time limit.",
+    )
