@@ -110,36 +110,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_datasets(spec: Spec, source: str, results: Path) -> None:
-    """Offline runs not yet complete need their dataset files (OGBench ones are downloaded
-    where possible); otherwise raise :class:`SpecError` before anything is written."""
-    from harness.datasets import DatasetError, check_run_data, dataset_files
-    from harness.plan import expand
-    from harness.store import RunDir
-
-    problems, seen = [], set()
-    for run in expand(spec):
-        cfg = run.config
-        if cfg.data.mode != "offline" or RunDir(results, spec.name, run.run_id).is_complete():
-            continue
-        key = (dataset_files(cfg.data), cfg.env.id)
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            check_run_data(cfg)
-        except DatasetError as exc:
-            problems.append(f"{source}: data.dataset: {exc}")
-    if problems:
-        raise SpecError(problems)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.launch import run_local, summarize
+    from harness.launch import run_local
+    from harness.plan import check_datasets
     from harness.progress import ConsoleReporter, summary_table
+    from harness.status import summarize
 
     spec = _load(args.spec, args.set)
-    _check_datasets(spec, args.spec, Path(args.results))
+    check_datasets(spec, args.spec, Path(args.results))
     executor = args.executor or spec.hardware.executor
     if executor == "slurm":
         return _run_slurm(args, spec)
@@ -190,32 +168,23 @@ def _run_slurm(args: argparse.Namespace, spec: Spec) -> int:
 
 def _wait(args: argparse.Namespace, spec: Spec, results: Path) -> int:
     """Follow a spec's Slurm jobs until none is queued or running; print status changes."""
-    import time
-
-    from harness.launch import summarize
     from harness.progress import summary_table
+    from harness.slurm import follow
 
-    active = {"queued", "running", "requeued", "preempted", "pending"}
-    seen: dict[str, tuple[str, Any]] = {}
-    while True:
-        rows = summarize(spec, results)
-        for row in rows:
-            state = (row["status"], row["env_steps"])
-            if seen.get(row["run_id"]) != state:
-                seen[row["run_id"]] = state
-                score = row["last_time_at_goal"]
-                latest = f", time_at_goal {score:.1f}" if score is not None else ""
-                steps = f" at {row['env_steps']:,} env steps" if row["env_steps"] else ""
-                _err.print(f"  {row['run_id']} {row['status']}{steps}{latest}", markup=False)
-        if not any(r["status"] in active and r["slurm_job_id"] for r in rows):
-            break
-        time.sleep(args.poll_s)
+    def show(row: dict[str, Any]) -> None:
+        score = row["last_time_at_goal"]
+        latest = f", time_at_goal {score:.1f}" if score is not None else ""
+        steps = f" at {row['env_steps']:,} env steps" if row["env_steps"] else ""
+        _err.print(f"  {row['run_id']} {row['status']}{steps}{latest}", markup=False)
+
+    rows = follow(spec, results, args.poll_s, show)
     _out.print(summary_table(rows, title=f"{spec.name} ({results / spec.name})"))
     return EXIT_FAILED if any(r["status"] in ("failed", "lost") for r in rows) else EXIT_OK
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from harness.slurm import cancel, slurm_available
+    from harness.slurm import cancel
+    from harness.status import slurm_available
 
     spec = _load(args.spec, args.set)
     if not slurm_available():
@@ -379,8 +348,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from harness.launch import summarize
     from harness.progress import summary_table
+    from harness.status import summarize
 
     spec = _load(args.spec, args.set)
     rows = summarize(spec, Path(args.results))

@@ -1,10 +1,14 @@
-"""Expand a spec into runs, each with a stable ``run_id``.
+"""Expand a spec into runs, each with a stable ``run_id``; what the runs cost and need.
 
 Runs are the grid product of the sweep axes (in file order) times the seeds. ``run_id`` is the
 first 12 hex digits of the SHA-256 of the canonical JSON (sorted keys, None-valued fields left
 out) of the resolved :class:`~harness.spec.RunConfig`: everything that changes what a run computes (env, network,
 algo, data, eval, seed) and nothing about where it runs (hardware). The code version is
 recorded in each run record instead (``shared/DESIGN.md``, "Run identity").
+
+:func:`describe` lists the runs with their step counts (:func:`harness.train.schedule`,
+:func:`harness.offline.offline_schedule`), parameter counts and completion state;
+:func:`check_datasets` makes sure the offline runs' data exist before anything is written.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 import envs
 from harness.networks import encoder_param_count
-from harness.spec import TD_ALGOS, RunConfig, Spec, sweep_assign
+from harness.spec import TD_ALGOS, RunConfig, Spec, SpecError, sweep_assign
 from harness.store import RunDir
 
 
@@ -170,3 +174,34 @@ def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def check_datasets(spec: Spec, source: str, results: Path) -> None:
+    """Offline runs not yet complete need their dataset files (OGBench ones are downloaded
+    where possible); otherwise raise :class:`SpecError` before anything is written.
+
+    Args:
+        source: the spec file, named in the problems.
+        results: the results root (complete runs need no data).
+
+    Raises:
+        SpecError: one ``SOURCE: data.dataset: problem`` line per dataset (and env) that is
+            missing or does not fit its env (:func:`harness.datasets.check_run_data`).
+    """
+    from harness.datasets import DatasetError, check_run_data, dataset_files
+
+    problems, seen = [], set()
+    for run in expand(spec):
+        cfg = run.config
+        if cfg.data.mode != "offline" or RunDir(results, spec.name, run.run_id).is_complete():
+            continue
+        key = (dataset_files(cfg.data), cfg.env.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            check_run_data(cfg)
+        except DatasetError as exc:
+            problems.append(f"{source}: data.dataset: {exc}")
+    if problems:
+        raise SpecError(problems)

@@ -416,7 +416,7 @@ def find_run_dirs(root: Path) -> list[Path]:
 
 def _live_slurm_states(records: Iterable[dict[str, Any]]) -> dict[str, str]:
     """squeue states of the runs' Slurm jobs, when Slurm is reachable (else empty)."""
-    from harness.slurm import live_states, slurm_available
+    from harness.status import live_states, slurm_available
 
     job_ids = [str(r["slurm_job_id"]) for r in records if r.get("slurm_job_id")]
     if not job_ids or not slurm_available():
@@ -467,9 +467,9 @@ def read_run(
             run's data mode.
         fields: extra grouping fields: Parquet columns or dotted config paths.
         live: squeue states by Slurm job id (to tell ``lost`` runs), see
-            :func:`harness.slurm.effective_status`.
+            :func:`harness.status.effective_status`.
     """
-    from harness.slurm import effective_status
+    from harness.status import effective_status
 
     path = Path(path)
     record = read_json(path / "run.json") or {}

@@ -11,52 +11,42 @@ SIGTERM (``scontrol requeue``, preemption, ``scancel``) does the same without su
 requeue (Slurm requeues or ends the job itself). Training runs in a worker thread so that the
 signal handlers, which Python runs on the main thread, can wait for it.
 
-Status without accounting: ``sacct`` fails on clusters without slurmdbd, so :func:`live_states`
-asks ``squeue`` only, and the run records (``run.json``) say the rest.
+Each task trains its run with :func:`harness.runner.execute_run`, as the local executor does.
+Status without accounting: ``sacct`` fails on clusters without slurmdbd, so
+:func:`harness.status.live_states` asks ``squeue`` only, and the run records (``run.json``) say
+the rest (:mod:`harness.status`).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import submitit
 
-from harness.launch import write_run_config
 from harness.plan import PlannedRun, expand
+from harness.runner import execute_run, write_run_config
 from harness.spec import RunConfig, Spec
+from harness.status import (
+    ALIVE_STATES,
+    STATUS_QUEUED,
+    effective_status,
+    run_states,
+    slurm_available,
+    summarize,
+)
 from harness.store import STATUS_COMPLETED, RunDir, now, read_json, write_json
-
-STATUS_QUEUED = "queued"
-#: squeue states that mean a job is still alive (pending, running, or about to requeue).
-ALIVE_STATES = {
-    "PENDING",
-    "RUNNING",
-    "CONFIGURING",
-    "COMPLETING",
-    "REQUEUED",
-    "REQUEUE_FED",
-    "REQUEUE_HOLD",
-    "RESIZING",
-    "SUSPENDED",
-    "STOPPED",
-    "SIGNALING",
-    "STAGE_OUT",
-}
 
 
 class SlurmUnavailable(RuntimeError):
     """No Slurm client (``sbatch``) on PATH."""
-
-
-def slurm_available() -> bool:
-    return shutil.which("sbatch") is not None and shutil.which("squeue") is not None
 
 
 class RunJob:
@@ -86,7 +76,6 @@ class RunJob:
         return spec, run, provenance
 
     def __call__(self) -> str:
-        from harness.launch import execute_run
         from harness.progress import ConsoleReporter
         from harness.train import enable_compilation_cache
 
@@ -137,61 +126,6 @@ class RunJob:
         """Called by submitit on the time-limit / preemption signal: checkpoint, then requeue."""
         self._wait_for_checkpoint()
         return submitit.helpers.DelayedSubmission(RunJob(self.results, self.spec_name, self.run_id))
-
-
-def live_states(job_ids: list[str]) -> dict[str, str]:
-    """Slurm states of the given job ids from ``squeue`` (jobs squeue no longer lists are
-    absent). Array tasks are listed one per line (``-r``)."""
-    if not job_ids:
-        return {}
-    try:
-        result = subprocess.run(
-            ["squeue", "-h", "-r", "-o", "%i|%T", "--jobs", ",".join(sorted(set(job_ids)))],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    states = {}
-    for line in result.stdout.splitlines():
-        job, _, state = line.strip().partition("|")
-        if job:
-            states[job] = state
-    return states
-
-
-def run_states(spec: Spec, results: Path) -> dict[str, dict[str, Any]]:
-    """Per run: the record (may be empty), and ``live`` = the squeue state or None."""
-    records = {}
-    for run in expand(spec):
-        record = RunDir(results, spec.name, run.run_id).read_record() or {}
-        records[run.run_id] = record
-    job_ids = [str(r["slurm_job_id"]) for r in records.values() if r.get("slurm_job_id")]
-    live = live_states(job_ids) if job_ids and slurm_available() else {}
-    out = {}
-    for rid, record in records.items():
-        job = str(record.get("slurm_job_id") or "")
-        out[rid] = {"record": record, "live": live.get(job)}
-    return out
-
-
-def effective_status(record: dict[str, Any], live: str | None) -> str:
-    """One status word per run: pending, queued, running, requeued, preempted, completed,
-    failed, cancelled, or lost (its job is gone and it never recorded an end)."""
-    status = str(record.get("status", "pending"))
-    if status in (STATUS_COMPLETED, "failed", "cancelled"):
-        return status
-    if live is not None:
-        if live == "PENDING":
-            return "requeued" if record.get("attempts") else STATUS_QUEUED
-        if live.startswith("REQUEUE"):
-            return "requeued"
-        return "running" if live in ALIVE_STATES else live.lower()
-    if record.get("slurm_job_id") and status in (STATUS_QUEUED, "running", "preempted"):
-        return "lost"
-    return status
 
 
 def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[str, str]]:
@@ -276,3 +210,33 @@ def cancel(spec: Spec, results: Path) -> list[str]:
             )
             cancelled.append(rid)
     return cancelled
+
+
+def follow(
+    spec: Spec,
+    results: Path,
+    poll_s: float,
+    on_change: Callable[[dict[str, Any]], None],
+) -> list[dict[str, Any]]:
+    """Follow a spec's Slurm jobs until none is queued or running (``harness run --wait``).
+
+    Every ``poll_s`` seconds reads :func:`harness.status.summarize` and calls ``on_change(row)``
+    for each run whose status or env steps changed since the last look (every run the first
+    time).
+
+    Returns:
+        The last :func:`~harness.status.summarize` rows, once no run with a Slurm job is queued,
+        running, requeued, preempted or pending.
+    """
+    active = {"queued", "running", "requeued", "preempted", "pending"}
+    seen: dict[str, tuple[str, Any]] = {}
+    while True:
+        rows = summarize(spec, results)
+        for row in rows:
+            state = (row["status"], row["env_steps"])
+            if seen.get(row["run_id"]) != state:
+                seen[row["run_id"]] = state
+                on_change(row)
+        if not any(r["status"] in active and r["slurm_job_id"] for r in rows):
+            return rows
+        time.sleep(poll_s)

@@ -1,0 +1,160 @@
+"""The status of a run: its record (``run.json``), Slurm's view of its job, its final scores.
+
+A run's record says what the run itself last wrote (running, completed, failed, preempted, ...);
+for runs submitted to Slurm, :func:`live_states` asks ``squeue`` whether the job is still alive
+(``sacct`` fails on clusters without slurmdbd, so accounting is never used), and
+:func:`effective_status` joins the two into one word. :func:`summarize` gives one row per run of
+a spec: status, progress and final scores (the mean of the last k evaluations). Both executors
+and the report read runs through here; nothing here submits or trains.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from harness.plan import expand
+from harness.spec import Spec
+from harness.store import STATUS_COMPLETED, RunDir, read_metrics
+
+#: Status of a run submitted to Slurm that has not started (written by harness.slurm.submit).
+STATUS_QUEUED = "queued"
+#: squeue states that mean a job is still alive (pending, running, or about to requeue).
+ALIVE_STATES = {
+    "PENDING",
+    "RUNNING",
+    "CONFIGURING",
+    "COMPLETING",
+    "REQUEUED",
+    "REQUEUE_FED",
+    "REQUEUE_HOLD",
+    "RESIZING",
+    "SUSPENDED",
+    "STOPPED",
+    "SIGNALING",
+    "STAGE_OUT",
+}
+
+
+def slurm_available() -> bool:
+    return shutil.which("sbatch") is not None and shutil.which("squeue") is not None
+
+
+def live_states(job_ids: list[str]) -> dict[str, str]:
+    """Slurm states of the given job ids from ``squeue`` (jobs squeue no longer lists are
+    absent). Array tasks are listed one per line (``-r``)."""
+    if not job_ids:
+        return {}
+    try:
+        result = subprocess.run(
+            ["squeue", "-h", "-r", "-o", "%i|%T", "--jobs", ",".join(sorted(set(job_ids)))],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    states = {}
+    for line in result.stdout.splitlines():
+        job, _, state = line.strip().partition("|")
+        if job:
+            states[job] = state
+    return states
+
+
+def run_states(spec: Spec, results: Path) -> dict[str, dict[str, Any]]:
+    """Per run: the record (may be empty), and ``live`` = the squeue state or None."""
+    records = {}
+    for run in expand(spec):
+        record = RunDir(results, spec.name, run.run_id).read_record() or {}
+        records[run.run_id] = record
+    job_ids = [str(r["slurm_job_id"]) for r in records.values() if r.get("slurm_job_id")]
+    live = live_states(job_ids) if job_ids and slurm_available() else {}
+    out = {}
+    for rid, record in records.items():
+        job = str(record.get("slurm_job_id") or "")
+        out[rid] = {"record": record, "live": live.get(job)}
+    return out
+
+
+def effective_status(record: dict[str, Any], live: str | None) -> str:
+    """One status word per run: pending, queued, running, requeued, preempted, completed,
+    failed, cancelled, or lost (its job is gone and it never recorded an end)."""
+    status = str(record.get("status", "pending"))
+    if status in (STATUS_COMPLETED, "failed", "cancelled"):
+        return status
+    if live is not None:
+        if live == "PENDING":
+            return "requeued" if record.get("attempts") else STATUS_QUEUED
+        if live.startswith("REQUEUE"):
+            return "requeued"
+        return "running" if live in ALIVE_STATES else live.lower()
+    if record.get("slurm_job_id") and status in (STATUS_QUEUED, "running", "preempted"):
+        return "lost"
+    return status
+
+
+def final_score(
+    rundir: RunDir, metric: str, last_k: int, table: pa.Table | None = None
+) -> float | None:
+    """Mean of the last ``last_k`` evaluations of ``metric`` (paper: last 5), or None.
+
+    ``table`` is the run's metrics if already read (else the file is read).
+    """
+    if table is None:
+        if not rundir.metrics.exists():
+            return None
+        table = read_metrics(rundir.metrics)
+    table = table.filter(pc.equal(table["metric"], metric)).sort_by("env_steps")
+    values = table["value"].to_pylist()
+    if not values:
+        return None
+    tail = values[-last_k:]
+    return float(sum(tail) / len(tail))
+
+
+def _success(rundir: RunDir, last_k: int, table: pa.Table | None) -> float | None:
+    """Final success: ``eval/success_any`` (online evaluation), else ``eval/success`` (OGBench
+    evaluation of offline runs: mean over its 5 tasks)."""
+    score = final_score(rundir, "eval/success_any", last_k, table)
+    return score if score is not None else final_score(rundir, "eval/success", last_k, table)
+
+
+def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
+    """One row per run of the spec: status (from the run record and, for Slurm jobs, squeue),
+    final time at goal (mean of the last k evaluations), wall time, error."""
+    states = run_states(spec, results)
+    rows = []
+    for run in expand(spec):
+        cfg = run.config
+        rundir = RunDir(results, spec.name, run.run_id)
+        record = states[run.run_id]["record"]
+        status = effective_status(record, states[run.run_id]["live"])
+        last_env_steps = None
+        table = read_metrics(rundir.metrics) if rundir.metrics.exists() else None
+        if table is not None:
+            steps = table["env_steps"].to_pylist()
+            last_env_steps = max(steps) if steps else None
+        rows.append(
+            {
+                **run.columns(),
+                "status": status,
+                "slurm_job_id": record.get("slurm_job_id"),
+                "attempts": record.get("attempts", 0),
+                "resumes": record.get("resumes", 0),
+                "env_steps": last_env_steps,
+                "time_at_goal": final_score(rundir, "eval/time_at_goal", cfg.eval.last_k, table),
+                "success_any": _success(rundir, cfg.eval.last_k, table),
+                "random_time_at_goal": final_score(rundir, "random/time_at_goal", 1, table),
+                "last_time_at_goal": final_score(rundir, "eval/time_at_goal", 1, table),
+                "wall_s": record.get("wall_s"),
+                "error": (record.get("error") or {}).get("message"),
+            }
+        )
+    return rows
