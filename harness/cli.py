@@ -546,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_results(p)
     p.set_defaults(func=cmd_cancel)
 
-    from harness.report_cli import add_report_parser
+    from harness.report.cli import add_report_parser
 
     add_report_parser(sub)
 

@@ -19,7 +19,7 @@ import pytest
 from harness import report as rp
 from harness.cli import main
 from harness.launch import final_score
-from harness.report_cli import add_report_parser
+from harness.report.cli import add_report_parser
 from harness.spec import RunConfig
 from harness.store import RunDir, write_json, write_metrics
 

@@ -1,8 +1,8 @@
 """``harness report``: tables and plots of a spec's (or a folder's) results.
 
 Wired into :mod:`harness.cli` with ``add_report_parser(sub)``. This module is the printing
-layer of the report: :mod:`harness.report` computes, :mod:`harness.plots` draws, and the
-handler prints tables (rich) or JSON and writes ``report.md`` and the PNGs under
+layer of the report: the rest of :mod:`harness.report` computes, :mod:`harness.report.plots`
+draws, and the handler prints tables (rich) or JSON and writes ``report.md`` and the PNGs under
 ``results/<spec>/report/`` (for a folder argument, ``<folder>/report/``).
 
 Exit codes (``shared/DESIGN.md``): 0 ok, 2 bad input (no results, unknown field or run).
@@ -207,12 +207,12 @@ def _report(args: argparse.Namespace) -> int:
     plots: list[tuple[Path, str]] = []
     md_path = None
     if not args.no_plots:
-        from harness.plots import write_plots
+        from harness.report.plots import write_plots
 
         plots = write_plots(report, out_dir, value_maps)
         md_path = rp.write_markdown(report, out_dir, plots)
     elif value_maps:
-        from harness.plots import plot_value_map, value_map_name
+        from harness.report.plots import plot_value_map, value_map_name
 
         made = plot_value_map(value_maps[0], out_dir / value_map_name(value_maps[0]))
         plots = [(made, "value map")]

@@ -1,4 +1,4 @@
-"""PNG plots of a :class:`~harness.report.Report` (matplotlib, Agg backend; no display needed).
+"""PNG plots of a :class:`~harness.report.groups.Report` (matplotlib, Agg backend; no display needed).
 
 - :func:`plot_depth_scaling`: final score vs critic depth (log2 axis) per environment, mean
   +- s.e. band and IQM with its 95 % bootstrap CI, optionally beside the paper's numbers
@@ -21,16 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.report import (
-    DEPTH_FIELDS,
-    GroupStats,
-    Report,
-    RunResult,
-    ValueMap,
-    final_score_text,
-    group_stats,
-    read_reference,
-)
+from harness.report.groups import DEPTH_FIELDS, GroupStats, Report, group_stats, read_reference
+from harness.report.runs import RunResult
+from harness.report.tables import final_score_text
+from harness.report.value_maps import ValueMap
 
 #: Episode length of the paper's time-at-goal numbers (Wang et al. 2025, Sec. 5).
 PAPER_EPISODE_LENGTH = 1000
