@@ -42,6 +42,7 @@ ALIVE_STATES = {
 
 
 def slurm_available() -> bool:
+    """Whether a Slurm client (``sbatch`` and ``squeue``) is on PATH."""
     return shutil.which("sbatch") is not None and shutil.which("squeue") is not None
 
 
