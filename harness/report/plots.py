@@ -315,7 +315,7 @@ def plot_learning_curves(report: Report, env_id: str, path: Path) -> Path | None
     ax.xaxis.set_major_formatter(EngFormatter(sep=" "))
     offline = all(r.fields.get("data_mode") == "offline" for r in runs)
     ax.set_xlabel(
-        "gradient steps" if offline else "env steps (including the random-action prefill)"
+        "gradient steps" if offline else "env steps (including the prefill)"
     )
     ax.set_ylabel(metric_label(report.metric, _episode_length(runs)))
     _floor(ax, report.metric)
