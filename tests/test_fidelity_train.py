@@ -61,19 +61,23 @@ def test_prefill_collects_with_the_actor_by_default(trainer: Trainer) -> None:
     assert np.abs(z).max() < 6.0
 
 
-def test_uniform_prefill_is_a_switch() -> None:
-    cfg = _config().model_copy(
-        update={"data": _config().data.model_copy(update={"prefill": "uniform"})}
+def test_uniform_prefill_is_a_switch(trainer: Trainer) -> None:
+    # Same shapes, so the compiled collect is shared: swap the config instead of compiling a
+    # second Trainer.
+    default = trainer.cfg
+    trainer.cfg = default.model_copy(
+        update={"data": default.data.model_copy(update={"prefill": "uniform"})}
     )
-    trainer = Trainer(cfg)
-    key = jax.random.PRNGKey(0)
-    prefilled = _actions(trainer.prefill(trainer.init(key)))
-    uniform = _actions(trainer.collect(trainer.init(key), jnp.asarray(True)))
+    try:
+        key = jax.random.PRNGKey(0)
+        prefilled = _actions(trainer.prefill(trainer.init(key)))
+        uniform = _actions(trainer.collect(trainer.init(key), jnp.asarray(True)))
+    finally:
+        trainer.cfg = default
     np.testing.assert_array_equal(prefilled, uniform)
 
 
-def _goals_after_collect(cfg: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    trainer = Trainer(cfg)
+def _goals_after_collect(trainer: Trainer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ts = trainer.init(jax.random.PRNGKey(1))
     first = np.asarray(ts.env_state.info["goal"])
     ts = trainer.collect(ts, jnp.asarray(False))
@@ -81,13 +85,14 @@ def _goals_after_collect(cfg: RunConfig) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def test_reset_first_keeps_each_envs_goal_across_episodes() -> None:
-    first, later, traj_id = _goals_after_collect(_config(reset="first"))
+    first, later, traj_id = _goals_after_collect(Trainer(_config(reset="first")))
     assert (traj_id >= 3).all()  # 20 steps of 6-step episodes: three resets per env
     np.testing.assert_array_equal(later, first)
 
 
-def test_reset_fresh_draws_new_goals() -> None:
-    first, later, traj_id = _goals_after_collect(_config())
+def test_reset_fresh_draws_new_goals(trainer: Trainer) -> None:
+    assert trainer.cfg.env.reset == "fresh"
+    first, later, traj_id = _goals_after_collect(trainer)
     assert (traj_id >= 3).all()
     assert not np.array_equal(later, first)
 
