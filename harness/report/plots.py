@@ -314,9 +314,7 @@ def plot_learning_curves(report: Report, env_id: str, path: Path) -> Path | None
         )
     ax.xaxis.set_major_formatter(EngFormatter(sep=" "))
     offline = all(r.fields.get("data_mode") == "offline" for r in runs)
-    ax.set_xlabel(
-        "gradient steps" if offline else "env steps (including the prefill)"
-    )
+    ax.set_xlabel("gradient steps" if offline else "env steps (including the prefill)")
     ax.set_ylabel(metric_label(report.metric, _episode_length(runs)))
     _floor(ax, report.metric)
     ax.grid(True, lw=0.3, alpha=0.6)
