@@ -57,6 +57,9 @@ class EnvInfo:
             and humanoid mazes, ``("cell_jitter",)`` for the point mazes, ``("contacts",)`` for
             the open-floor humanoid, ``()`` for the others. Every id accepts both at their
             defaults.
+        max_cell_jitter: mazes: the largest ``cell_jitter`` (metres) that keeps a start clear
+            of the walls, ``cell_size / 2 - robot clearance`` (ant 0.8, humanoid 0.4, point
+            0.75); None for ids without the option.
     """
 
     env_id: str
@@ -69,6 +72,7 @@ class EnvInfo:
     backend: str
     description: str
     options: tuple[str, ...] = ()
+    max_cell_jitter: float | None = None
 
     def __post_init__(self) -> None:
         unknown = [o for o in self.options if o not in ENV_OPTIONS]

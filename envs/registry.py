@@ -150,7 +150,10 @@ def _maze_entries(
             description = _DESCRIPTIONS.get(
                 env_id, f"{_ROBOT_NAMES[type(robot)]} in {maze} (cell {cell_size:g} m), {goals}"
             )
-            info = _info(env_id, robot, description, goal_indices, options=options)
+            info = dataclasses.replace(
+                _info(env_id, robot, description, goal_indices, options=options),
+                max_cell_jitter=0.5 * cell_size - robot.clearance,
+            )
             factory = functools.partial(_make_maze, robot, layout, cell_size, info)
             entries.append(_Entry(info, factory, layout))
     return entries

@@ -118,6 +118,9 @@ def test_option_an_env_does_not_have_is_refused() -> None:
         _config(contacts="feet")
     with pytest.raises(ValueError, match=r"cell_jitter=0\.5 does not apply to env 'ant'"):
         RunConfig.model_validate({"env": {"id": "ant", "cell_jitter": 0.5}})
+    with pytest.raises(ValueError, match=r"into a wall: at most 0\.8 m"):
+        RunConfig.model_validate({"env": {"id": "ant_u4_maze", "cell_jitter": 1.0}})
+    assert RunConfig.model_validate({"env": {"id": "ant_u4_maze", "cell_jitter": 0.5}})
 
 
 def test_evaluation_ignores_nan_after_an_episode_ends() -> None:

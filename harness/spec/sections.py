@@ -84,14 +84,20 @@ class EnvSpec(_Section):
 
         asked = {"contacts": self.contacts != "reference", "cell_jitter": self.cell_jitter > 0}
         for env_id in dict.fromkeys((self.id, self.resolved_eval_id)):
-            supported = envs.info(env_id).options
+            info = envs.info(env_id)
             for option, changed in asked.items():
-                if changed and option not in supported:
+                if changed and option not in info.options:
                     value = getattr(self, option)
                     raise ValueError(
                         f"{option}={value!r} does not apply to env {env_id!r} (its options: "
-                        f"{', '.join(supported) or 'none'})"
+                        f"{', '.join(info.options) or 'none'})"
                     )
+            limit = info.max_cell_jitter
+            if limit is not None and self.cell_jitter > limit:
+                raise ValueError(
+                    f"cell_jitter={self.cell_jitter:g} would put starts of {env_id!r} into a wall: "
+                    f"at most {limit:g} m (half a cell minus the robot's reach)"
+                )
         return self
 
     @property
