@@ -21,6 +21,8 @@ from harness.spec import Spec, SpecError, json_schema, load_spec, parse_override
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_RESULTS = Path("results")
+#: `harness plan` prints plain text instead of a rich table beyond this many runs.
+_PLAIN_ROWS = 500
 
 # Wide enough for the run tables when output goes to a file or a pipe (rich would use 80).
 _WIDTH = max(shutil.get_terminal_size((160, 24)).columns, 120)
@@ -66,45 +68,37 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    table = Table(title=f"{spec.name}: {len(rows)} runs -> {Path(args.results) / spec.name}")
+    title = f"{spec.name}: {len(rows)} runs -> {Path(args.results) / spec.name}"
     # Offline or non-CRL runs in the spec: show algorithm and data mode as well.
     show_algo = any(r["data_mode"] != "online" or r["algo"] != "crl" for r in rows)
-    for header in (
-        "run_id",
-        "env",
-        *(("algo", "data") if show_algo else ()),
-        "critic",
-        "actor",
-        "width",
-        "batch",
-        "seed",
-        "env steps",
-        "grad steps",
-        "critic params",
-        "actor params",
-        "status",
-    ):
-        table.add_column(
-            header,
-            justify="left" if header in ("run_id", "env", "algo", "data", "status") else "right",
-        )
-    for r in rows:
-        table.add_row(
-            r["run_id"],
-            r["env_id"],
-            *((r["algo"], r["data_mode"]) if show_algo else ()),
-            str(r["critic_depth"]),
-            str(r["actor_depth"]),
-            str(r["width"]),
-            str(r["batch_size"]),
-            str(r["seed"]),
-            f"{r['env_steps']:,}",
-            f"{r['grad_steps']:,}",
-            f"{r['critic_params'] / 1e6:.2f}M",
-            f"{r['actor_params'] / 1e6:.2f}M",
-            r["status"],
-        )
-    _out.print(table)
+    headers = ["run_id", "env", *(("algo", "data") if show_algo else ()), "critic", "actor"]
+    headers += ["width", "batch", "seed", "env steps", "grad steps", "critic params"]
+    headers += ["actor params", "status"]
+    cells = [
+        [r["run_id"], r["env_id"], *((r["algo"], r["data_mode"]) if show_algo else ())]
+        + [str(r[k]) for k in ("critic_depth", "actor_depth", "width", "batch_size", "seed")]
+        + [f"{r['env_steps']:,}", f"{r['grad_steps']:,}", f"{r['critic_params'] / 1e6:.2f}M"]
+        + [f"{r['actor_params'] / 1e6:.2f}M", r["status"]]
+        for r in rows
+    ]
+    left = {"run_id", "env", "algo", "data", "status"}
+    if len(rows) > _PLAIN_ROWS:  # rich lays out 10,000 rows in 10 s, plain text at once
+        widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+        lines = [
+            "  ".join(
+                c.ljust(w) if h in left else c.rjust(w)
+                for c, w, h in zip(row, widths, headers, strict=True)
+            ).rstrip()
+            for row in [headers, *cells]
+        ]
+        print("\n".join([title, *lines]))
+    else:
+        table = Table(title=title)
+        for header in headers:
+            table.add_column(header, justify="left" if header in left else "right")
+        for row in cells:
+            table.add_row(*row)
+        _out.print(table)
     if spec.description:
         _out.print(spec.description, markup=False)
     return EXIT_OK

@@ -35,6 +35,7 @@ import os
 import re
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,14 +176,74 @@ def check_available(data: DataSpec, download: bool = True) -> None:
     raise DatasetError(f"{what}; {hint}")
 
 
+#: Rank of each key's array: ``observations [N, obs_dim]``, ``actions [N, action_dim]``,
+#: ``terminals [N]``.
+_RANKS = {"observations": 2, "actions": 2, "terminals": 1}
+
+
+def check_file(path: Path) -> None:
+    """A dataset file is an npz archive holding :data:`KEYS` as arrays of the right ranks and
+    one length. Only the archive's directory and the arrays' headers are read (nothing is
+    decompressed), so this is quick for any size.
+
+    Raises:
+        DatasetError: naming the file and what is wrong with it (unreadable, not an npz file,
+            missing keys, a key that is not an array, shapes that do not fit).
+    """
+    expected = f"expected keys {', '.join(KEYS)} (OGBench's format)"
+    shapes: dict[str, tuple[int, ...]] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {name.removesuffix(".npy"): name for name in archive.namelist()}
+            missing = [key for key in KEYS if key not in members]
+            if missing:
+                raise DatasetError(
+                    f"{path}: missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                    f"{expected}; the file has {', '.join(sorted(members)) or 'none'}"
+                )
+            for key in KEYS:
+                with archive.open(members[key]) as member:
+                    try:
+                        version = np.lib.format.read_magic(member)
+                        read = (
+                            np.lib.format.read_array_header_1_0
+                            if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0
+                        )
+                        shapes[key] = tuple(read(member)[0])
+                    except ValueError as exc:
+                        raise DatasetError(f"{path}: {key} is not a numpy array ({exc})") from None
+    except zipfile.BadZipFile as exc:
+        raise DatasetError(
+            f"{path}: not an npz file (not a zip archive: {exc}); {expected}"
+        ) from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    for key, rank in _RANKS.items():
+        if len(shapes[key]) != rank:
+            raise DatasetError(
+                f"{path}: {key} has shape {list(shapes[key])}; expected "
+                f"{'[N, dim]' if rank == 2 else '[N]'}"
+            )
+    lengths = {key: shape[0] for key, shape in shapes.items()}
+    if len(set(lengths.values())) > 1:
+        raise DatasetError(
+            f"{path}: arrays of different lengths: "
+            + ", ".join(f"{key} {n}" for key, n in lengths.items())
+        )
+
+
 def check_run_data(cfg: RunConfig, download: bool = True) -> None:
-    """An offline run's files exist (:func:`check_available`) and, for exported data with a
-    ``<name>.json`` description, were collected in an env of ``env.id``'s dimensions.
+    """An offline run's files exist (:func:`check_available`), are readable datasets
+    (:func:`check_file`) and, for exported data with a ``<name>.json`` description, were
+    collected in an env of ``env.id``'s dimensions.
 
     Raises:
         DatasetError: what is wrong and how to fix it.
     """
     check_available(cfg.data, download)
+    for path in dataset_files(cfg.data):
+        check_file(path)
     if cfg.data.resolved_source != "brax":
         return
     meta = read_sidecar(dataset_files(cfg.data)[0])
@@ -209,10 +270,13 @@ def load(data: DataSpec) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     ``terminals [N]`` (1 on the last transition of each trajectory).
 
     Raises:
-        DatasetError: a file is missing (see :func:`check_available`).
+        DatasetError: a file is missing (see :func:`check_available`) or is not a dataset
+            (:func:`check_file`).
     """
     check_available(data, download=True)
     train_file, val_file = dataset_files(data)
+    for path in (train_file, val_file):
+        check_file(path)
     with _quiet():
         import ogbench
         from ogbench.utils import load_dataset

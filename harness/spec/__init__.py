@@ -18,7 +18,7 @@ Submodules (every name below is importable from ``harness.spec`` itself):
 - :mod:`~harness.spec.algo`: the ``algo`` section with its baseline sub-sections, :data:`ALGOS`,
   :data:`TD_ALGOS`.
 - :mod:`~harness.spec.config`: :class:`RunConfig` (one run, hashed into its id), :class:`Spec`
-  (a file), sweep-axis paths.
+  (a file), sweep-axis paths, :data:`MAX_RUNS` (the most runs a spec may hold).
 - :mod:`~harness.spec.load`: reading files, ``--set`` overrides, sweep-grid validation,
   :class:`SpecError`, :func:`json_schema`.
 - :mod:`~harness.spec.ogbench`: the table of OGBench env names that ``data.dataset`` is checked
@@ -28,7 +28,7 @@ Submodules (every name below is importable from ``harness.spec`` itself):
 from __future__ import annotations
 
 from harness.spec.algo import ALGOS, TD_ALGOS, AlgoSpec, GCSLSpec, HERSpec, SACSpec, TD3Spec
-from harness.spec.config import RunConfig, Spec, set_path, sweep_assign, sweep_paths
+from harness.spec.config import MAX_RUNS, RunConfig, Spec, set_path, sweep_assign, sweep_paths
 from harness.spec.fields import (
     LAYERS_PER_BLOCK,
     NonNegativeInt,
@@ -50,6 +50,7 @@ from harness.spec.sections import DataSpec, EnvSpec, EvalSpec, HardwareSpec, Net
 __all__ = [
     "ALGOS",
     "LAYERS_PER_BLOCK",
+    "MAX_RUNS",
     "TD_ALGOS",
     "AlgoSpec",
     "DataSpec",

@@ -4,6 +4,7 @@ overrides."""
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -11,6 +12,10 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from harness.spec.algo import AlgoSpec
 from harness.spec.fields import NonNegativeInt, _Section
 from harness.spec.sections import DataSpec, EnvSpec, EvalSpec, HardwareSpec, NetworkSpec
+
+#: Most runs a spec may expand into (sweep grid points times seeds). Larger specs are refused
+#: before their grid is expanded: a million points take minutes and gigabytes to plan.
+MAX_RUNS = 100_000
 
 
 class RunConfig(_Section):
@@ -80,6 +85,30 @@ class Spec(_Section):
         "values; runs are the grid product of all axes times the seeds. Join paths with '+' "
         "to move fields together (network.critic_depth+network.actor_depth: [4, 16, 64]).",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if value in (".", ".."):
+            raise ValueError(
+                f"{value!r} is not a plain folder name (results go to <results>/<name>/; the "
+                "name defaults to the file name): use letters, digits, '_', '-' and '.', and "
+                "not '.' or '..'"
+            )
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: list[int]) -> list[int]:
+        counts = collections.Counter(value)
+        twice = sorted(seed for seed, n in counts.items() if n > 1)
+        if twice:
+            listed = ", ".join(str(seed) for seed in twice)
+            raise ValueError(
+                f"seed{'s' if len(twice) > 1 else ''} {listed} listed more than once; each "
+                "seed is one run: list it once"
+            )
+        return value
 
     @field_validator("sweep")
     @classmethod

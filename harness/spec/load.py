@@ -5,6 +5,7 @@ YAML error); the JSON Schema of the format."""
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from harness.spec.config import _SWEEPABLE, RunConfig, Spec, set_path, sweep_assign, sweep_paths
+from harness.spec.config import (
+    _SWEEPABLE,
+    MAX_RUNS,
+    RunConfig,
+    Spec,
+    set_path,
+    sweep_assign,
+    sweep_paths,
+)
 
 
 class SpecError(Exception):
@@ -65,14 +74,17 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """Read a spec file into a dict.
 
     Raises:
-        SpecError: missing file, unreadable or malformed YAML, or a top level that is not a
-            mapping.
+        SpecError: missing file, unreadable or malformed YAML, an empty file (nothing but
+            whitespace and comments, or ``{}``: it would validate as a full-size run with every
+            default), or a top level that is not a mapping.
     """
     source = str(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise SpecError([f"{source}: cannot read file: {exc.strerror or exc}"]) from None
+    if not text.strip():
+        raise SpecError([f"{source}: the spec is empty"])
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -80,8 +92,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError([f"{source}: {where}: malformed YAML: {problem}"]) from None
-    if data is None:
-        data = {}
+    if data is None or data == {}:
+        raise SpecError([f"{source}: the spec is empty"])
     if not isinstance(data, dict):
         raise SpecError(
             [f"{source}: (top level): expected a mapping of sections, got {type(data).__name__}"]
@@ -114,6 +126,7 @@ def load_spec(path: str | Path, overrides: Mapping[str, Any] | None = None) -> S
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(format_errors(source, exc)) from None
+    _check_size(spec, source)
     problems = _check_sweep_points(spec, source) or _check_grid(spec, source)
     if problems:
         raise SpecError(problems)
@@ -138,6 +151,21 @@ def apply_overrides(
     if problems:
         raise SpecError(problems)
     return data
+
+
+def _check_size(spec: Spec, source: str) -> None:
+    """Refuse a spec of more than :data:`MAX_RUNS` runs before anything expands its grid."""
+    sizes = [len(values) for values in spec.sweep.values()]
+    count = math.prod(sizes) * len(spec.seeds)
+    if count > MAX_RUNS:
+        grid = " x ".join(f"{n:,}" for n in sizes) or "1"
+        seeds = f"{len(spec.seeds):,} seed{'s' if len(spec.seeds) > 1 else ''}"
+        raise SpecError(
+            [
+                f"{source}: sweep: {count:,} runs ({grid} sweep points x {seeds}); a spec may "
+                f"hold at most {MAX_RUNS:,}: split it into several specs"
+            ]
+        )
 
 
 def _check_sweep_points(spec: Spec, source: str) -> list[str]:
