@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.spec import Spec, SpecError, json_schema, load_spec, parse_overrides
+from harness.store import WriteError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_RESULTS = Path("results")
@@ -106,12 +107,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.launch import run_local
-    from harness.plan import check_datasets
+    from harness.plan import check_datasets, check_results
     from harness.progress import ConsoleReporter, summary_table
     from harness.status import summarize
 
     spec = _load(args.spec, args.set)
     check_datasets(spec, args.spec, Path(args.results))
+    check_results(spec, Path(args.results))  # exit 2 on a folder that cannot be written
     executor = args.executor or spec.hardware.executor
     if executor == "slurm":
         return _run_slurm(args, spec)
@@ -679,6 +681,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         _print_problems(exc)
         return EXIT_BAD_INPUT
+    except WriteError as exc:  # the disk filled up or the folder turned read-only mid-run
+        _err.print(f"results: {exc}", markup=False)
+        return EXIT_FAILED
     return int(code)
 
 

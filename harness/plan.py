@@ -8,7 +8,8 @@ recorded in each run record instead (``shared/DESIGN.md``, "Run identity").
 
 :func:`describe` lists the runs with their step counts (:func:`harness.train.schedule`,
 :func:`harness.offline.offline_schedule`), parameter counts and completion state;
-:func:`check_datasets` makes sure the offline runs' data exist before anything is written.
+:func:`check_datasets` makes sure the offline runs' data exist and :func:`check_results` that
+the results folder can be written, before anything is written.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import envs
 from harness.networks import encoder_param_count
 from harness.spec import TD_ALGOS, RunConfig, Spec, SpecError, sweep_assign
-from harness.store import RunDir
+from harness.store import RunDir, WriteError, check_writable
 
 
 @dataclass(frozen=True)
@@ -205,3 +206,17 @@ def check_datasets(spec: Spec, source: str, results: Path) -> None:
             problems.append(f"{source}: data.dataset: {exc}")
     if problems:
         raise SpecError(problems)
+
+
+def check_results(spec: Spec, results: Path) -> None:
+    """The spec's results folder ``<results>/<name>/`` can be written: it is created, and a
+    probe file written in it and removed (:func:`harness.store.check_writable`).
+
+    Raises:
+        SpecError: ``results: cannot write PATH: CAUSE`` (a full disk, a read-only file
+            system, a path that is a file).
+    """
+    try:
+        check_writable(Path(results) / spec.name)
+    except WriteError as exc:
+        raise SpecError([f"results: {exc}"]) from None

@@ -28,12 +28,15 @@ from harness.store import (
     STATUS_PREEMPTED,
     STATUS_RUNNING,
     RunDir,
+    WriteError,
     host_info,
     now,
     read_metrics,
+    remove_temporaries,
     versions,
     write_json,
     write_metrics,
+    write_record,
 )
 
 
@@ -164,8 +167,11 @@ def execute_run(
         "versions": versions(),
         "host": host_info(),
     }
-    write_run_config(spec, run, results, provenance)
-    write_json(rundir.record, record)
+    try:
+        write_run_config(spec, run, results, provenance)
+        write_json(rundir.record, record)
+    except WriteError as exc:  # a full disk: record the failure where it still fits
+        return _fail(run, rundir, record, exc, started, reporter)
     rows: list[dict[str, Any]] = []
 
     def on_eval(point: dict[str, Any]) -> None:
@@ -229,20 +235,7 @@ def execute_run(
         reporter.run_finished(run.run_id, STATUS_FAILED, "interrupted")
         raise
     except Exception as exc:  # a failing run is recorded and the sweep goes on
-        message = f"{type(exc).__name__}: {exc}"
-        record.update(
-            status=STATUS_FAILED,
-            error={
-                "type": type(exc).__name__,
-                "message": str(exc),
-                "traceback": traceback.format_exc(),
-            },
-            finished_at=now(),
-            wall_s=time.time() - started,
-        )
-        write_json(rundir.record, record)
-        reporter.run_finished(run.run_id, STATUS_FAILED, message)
-        return RunOutcome(run.run_id, STATUS_FAILED, message)
+        return _fail(run, rundir, record, exc, started, reporter)
     record.update(
         status=STATUS_COMPLETED,
         finished_at=now(),
@@ -250,7 +243,10 @@ def execute_run(
         final=final,
         error=None,
     )
-    write_json(rundir.record, record)
+    try:
+        write_record(rundir.record, record)
+    except WriteError as exc:
+        return _fail(run, rundir, record, exc, started, reporter)
     # The training checkpoint (replay included) is only for resuming; the final parameters
     # stay in params/.
     shutil.rmtree(rundir.checkpoint, ignore_errors=True)
@@ -261,3 +257,34 @@ def execute_run(
     )
     reporter.run_finished(run.run_id, STATUS_COMPLETED, f"in {record['wall_s']:.0f}s, {score}")
     return RunOutcome(run.run_id, STATUS_COMPLETED)
+
+
+def _fail(
+    run: PlannedRun,
+    rundir: RunDir,
+    record: dict[str, Any],
+    exc: Exception,
+    started: float,
+    reporter: Reporter,
+) -> RunOutcome:
+    """Record a run that raised as failed, after removing what its interrupted writes left
+    (:func:`harness.store.remove_temporaries`); on a full disk ``run.json`` is written in
+    place, shortened if need be (:func:`harness.store.write_record`)."""
+    remove_temporaries(rundir.path)
+    message = f"{type(exc).__name__}: {exc}"
+    record.update(
+        status=STATUS_FAILED,
+        error={
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": "".join(traceback.format_exception(exc)),
+        },
+        finished_at=now(),
+        wall_s=time.time() - started,
+    )
+    try:
+        write_record(rundir.record, record)
+    except WriteError as failed:
+        message += f" (and run.json could not record it: {failed.cause})"
+    reporter.run_finished(run.run_id, STATUS_FAILED, message)
+    return RunOutcome(run.run_id, STATUS_FAILED, message)

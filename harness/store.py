@@ -5,10 +5,17 @@ resolved run config, the spec it came from, the overrides and the command), ``me
 (one row per evaluation point and metric, with the grouping columns below) and ``run.json`` (the
 run record: status, timings, versions, error), written last. Every file is written to a
 temporary name in the same folder and renamed, so a reader never sees half a file.
+
+A write that fails (a full disk, a read-only folder) raises :class:`WriteError`, one line
+naming the path and the cause, and leaves no temporary file; :func:`check_writable` tests a
+folder up front, :func:`write_record` records a run's end even on a full disk, and
+:func:`remove_temporaries` clears what an interrupted write left in a run folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import platform
@@ -50,9 +57,90 @@ STATUS_RUNNING = "running"
 STATUS_PREEMPTED = "preempted"
 
 
+class WriteError(OSError):
+    """A results file or folder could not be written: ``cannot write PATH: CAUSE``.
+
+    Attributes:
+        path: what could not be written.
+        cause: the reason in the OS's words (``No space left on device``).
+    """
+
+    def __init__(self, path: Path | str, cause: str, code: int | None = None) -> None:
+        super().__init__(f"cannot write {path}: {cause}")
+        self.path, self.cause, self.errno = Path(path), cause, code
+
+
+#: Reasons a write fails that are the disk's or the folder's, as the OS words them.
+_DISK_CAUSES = tuple(
+    os.strerror(code) for code in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT)
+)
+
+
+def write_cause(exc: BaseException) -> tuple[str, int | None] | None:
+    """Why a write failed, when the disk or the folder is to blame: the OS's message and
+    error number of the first :class:`OSError` in the exception's chain, or a known message
+    (``No space left on device``) in the text of a library's error that wraps one; else None.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, WriteError):
+            return current.cause, current.errno
+        if isinstance(current, OSError) and isinstance(current.errno, int) and current.errno:
+            return os.strerror(current.errno), current.errno
+        for cause in _DISK_CAUSES:
+            if cause in str(current):
+                return cause, None
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _write_error(path: Path, exc: BaseException) -> WriteError:
+    found = write_cause(exc)
+    cause, code = found if found else (str(exc).splitlines()[0] if str(exc) else "", None)
+    return WriteError(path, cause or type(exc).__name__, code)
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` (and its parents), write a probe file in it, and remove the file and
+    the folders this made: a folder that can be written is left as it was.
+
+    Raises:
+        WriteError: naming the folder and the cause (a full disk, a read-only file system, a
+            path that is a file).
+    """
+    folder = Path(folder)
+    for above in (folder, *folder.parents):
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                what = "is a file" if above == folder else f"{above} is a file"
+                raise WriteError(folder, f"{what}, not a folder", errno.ENOTDIR)
+            break
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
+        try:
+            os.write(fd, b"probe\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise _write_error(folder, exc) from exc
+    finally:
+        for created in made:  # deepest first; one another process filled meanwhile stays
+            with contextlib.suppress(OSError):
+                created.rmdir()
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -60,8 +148,10 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are shared with collaborators
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(path, exc) from exc
         raise
 
 
@@ -81,16 +171,81 @@ def read_json(path: Path) -> dict[str, Any] | None:
 def write_metrics(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     """Write rows (dicts with the :data:`METRICS_SCHEMA` columns) to Parquet atomically."""
     table = pa.Table.from_pylist(list(rows), schema=METRICS_SCHEMA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
     try:
         pq.write_table(table, tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(path, exc) from exc
         raise
+
+
+def write_record(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write a run record (``run.json``) even on a full disk.
+
+    Atomically (:func:`write_json`) where there is room; else over the old file in place,
+    which reuses its space; else in place without the error's traceback. A reader may see half
+    a file only while the in-place write is under way, and only on a full disk.
+
+    Raises:
+        WriteError: not even the short record fits.
+    """
+    try:
+        write_json(path, payload)
+        return
+    except WriteError as exc:
+        if not path.is_file():
+            raise
+        first = exc
+    slim = dict(payload)
+    if isinstance(slim.get("error"), dict):
+        slim["error"] = {k: v for k, v in slim["error"].items() if k != "traceback"}
+    for attempt in (payload, slim):
+        text = (json.dumps(attempt, indent=2, sort_keys=True) + "\n").encode()
+        try:
+            with open(path, "wb") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            return
+        except OSError:
+            continue
+    raise first
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Remove what interrupted writes left in a run folder: orbax's
+    ``*.orbax-checkpoint-tmp*`` folders (anywhere below, e.g. ``checkpoint/3.orbax-checkpoint-
+    tmp-...`` or ``params.orbax-checkpoint-tmp-...``) and this module's ``.NAME.*.tmp`` files.
+    Finished files and complete checkpoints are left alone.
+
+    Returns:
+        The paths removed.
+    """
+    import shutil
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [*folder.rglob("*.orbax-checkpoint-tmp*"), *folder.glob(".*.tmp")]
+    removed = []
+    for path in sorted(found, key=lambda p: len(p.parts)):
+        if not path.exists() and not path.is_symlink():
+            continue  # inside a folder removed already
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def read_metrics(path: Path) -> pa.Table:

@@ -583,17 +583,11 @@ def save_params(directory: Path, agent: Any) -> None:
 
     Restore with ``orbax.checkpoint.StandardCheckpointer().restore(directory)``.
     """
-    import shutil
+    from harness.checkpoint import save_tree
 
-    import orbax.checkpoint as ocp
-
-    directory = Path(directory).resolve()
-    if directory.exists():
-        shutil.rmtree(directory)
     payload = {
         f.name: getattr(agent, f.name)
         for f in dataclasses.fields(agent)
         if not f.name.endswith("_opt")
     }
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(directory, payload)
+    save_tree(directory, payload)

@@ -31,7 +31,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.networks", "harness.batches"),  # residual networks; minibatch types
     ("harness.spec",),  # the spec format
     ("envs",),  # the environments (a library of its own)
-    ("harness", "harness.store", "harness.progress", "harness.checkpoint", "harness.data"),
+    ("harness.checkpoint",),  # orbax checkpoints; a failed write is a harness.store WriteError
+    ("harness", "harness.store", "harness.progress", "harness.data"),
 )
 #: Most lines a file of harness/ may hold.
 MAX_LINES = 700
