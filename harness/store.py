@@ -69,6 +69,9 @@ class WriteError(OSError):
         super().__init__(f"cannot write {path}: {cause}")
         self.path, self.cause, self.errno = Path(path), cause, code
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled by submitit from a Slurm task
+        return (type(self), (str(self.path), self.cause, self.errno))
+
 
 #: Reasons a write fails that are the disk's or the folder's, as the OS words them.
 _DISK_CAUSES = tuple(
