@@ -682,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_problems(exc)
         return EXIT_BAD_INPUT
     except WriteError as exc:  # the disk filled up or the folder turned read-only mid-run
-        _err.print(f"results: {exc}", markup=False)
+        _err.print(f"harness {args.command}: {exc}", markup=False)
         return EXIT_FAILED
     return int(code)
 
