@@ -163,18 +163,24 @@ def test_results_path_that_is_a_file_is_bad_input(tmp_path: Path) -> None:
     assert blocker.read_text() == "not a folder\n"
 
 
-def test_read_only_results_folder_is_bad_input(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("options", "cause"),
+    [("size=1m,ro", "Read-only file system"), ("size=64k", "No space left on device")],
+    ids=["read-only", "full"],
+)
+def test_unwritable_results_folder_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: str, cause: str
 ) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
-    with _tmpfs(tmp_path / "ro", "size=1m,ro") as folder:
+    with _tmpfs(tmp_path / "disk", options) as folder:
+        if "ro" not in options.split(","):
+            _fill(folder, 0)
+        before = sorted(folder.iterdir())
         assert main(["run", str(spec), "--results", str(folder / "results")]) == 2
         err = capsys.readouterr().err
-        assert _lines(err) == [
-            f"results: cannot write {folder / 'results' / 'tiny'}: Read-only file system"
-        ]
-        assert not any(folder.iterdir())
+        assert _lines(err) == [f"results: cannot write {folder / 'results' / 'tiny'}: {cause}"]
+        assert sorted(folder.iterdir()) == before  # the probe's folders are gone again
 
 
 # ------------------------------------------------------------------------------------------
