@@ -1,9 +1,10 @@
 """Local executor: run the planned runs of a spec one after another in this process.
 
-A run whose folder is complete (``run.json`` says completed and ``metrics.parquet`` exists) is
-skipped; each other run goes through :func:`harness.runner.execute_run`, which records a run
-that raises as failed with its error, and the sweep goes on (HELM's habit: collect failures,
-report them together at the end).
+A run whose folder is complete (``run.json`` says completed and ``metrics.parquet`` is readable)
+is skipped; each other run goes through :func:`harness.runner.execute_run`, which skips a run
+that another live process owns (so two ``harness run`` of one spec share its runs out), records a
+run that raises as failed with its error, and the sweep goes on (HELM's habit: collect
+failures, report them together at the end).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 class Reporter(Protocol):
@@ -22,6 +23,7 @@ class Reporter(Protocol):
     def progress(self, run_id: str, info: dict[str, Any]) -> None: ...
     def evaluation(self, run_id: str, point: dict[str, Any]) -> None: ...
     def run_finished(self, run_id: str, status: str, detail: str) -> None: ...
+    def note(self, run_id: str, message: str) -> None: ...
 
 
 class NullReporter:
@@ -43,6 +45,9 @@ class NullReporter:
         pass
 
     def run_finished(self, run_id: str, status: str, detail: str) -> None:
+        pass
+
+    def note(self, run_id: str, message: str) -> None:
         pass
 
 
@@ -122,10 +127,17 @@ class ConsoleReporter:
         style = "green" if status == "completed" else "red"
         self.console.print(f"  {run_id} [{style}]{status}[/{style}] {detail}")
 
+    def note(self, run_id: str, message: str) -> None:
+        """A line about a run that is neither progress nor its end (a skip, a file set aside)."""
+        self.console.print(f"  {message}", markup=False)
+
 
 def summary_table(rows: list[dict[str, Any]], title: str = "Summary") -> Table:
-    """A rich table of run summaries (see :func:`harness.launch.summarize`)."""
-    table = Table(title=title)
+    """A rich table of run summaries (see :func:`harness.launch.summarize`); the unreadable
+    files of ``broken`` runs are named below it."""
+    broken = [f"{r['run_id']} broken: {r['error']}" for r in rows if r.get("status") == "broken"]
+    caption = Text("\n".join(broken)) if broken else None
+    table = Table(title=title, caption=caption, caption_justify="left")
     columns = [
         ("run_id", "run_id"),
         ("env", "env_id"),

@@ -4,7 +4,9 @@
 every evaluation and ``run.json`` with the final status, resuming from a checkpoint where one
 exists; a run that raises is recorded as failed and reported as a :class:`RunOutcome`. Both
 executors call it: the local one (:mod:`harness.launch`) in this process, the Slurm one
-(:mod:`harness.slurm`) inside each array task.
+(:mod:`harness.slurm`) inside each array task. Only the process holding a run's lock
+(:mod:`harness.lock`) trains it; any other skips it, so a local run and a Slurm task of the same
+run never train it together.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.lock import acquire, describe_owner, owner_alive, this_owner
 from harness.plan import PlannedRun
 from harness.progress import NullReporter, Reporter
 from harness.spec import Spec
@@ -27,22 +30,28 @@ from harness.store import (
     STATUS_FAILED,
     STATUS_PREEMPTED,
     STATUS_RUNNING,
+    BrokenFile,
     RunDir,
     WriteError,
     host_info,
     now,
     read_metrics,
     remove_temporaries,
+    set_aside,
     versions,
     write_json,
     write_metrics,
     write_record,
 )
 
+#: Outcome of a run this process did not train: complete, or owned by another live process.
+STATUS_SKIPPED = "skipped"
+
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What happened to one run: ``completed``, ``failed`` or ``skipped``."""
+    """What happened to one run: ``completed``, ``failed``, ``preempted`` or ``skipped``
+    (``error`` then says why, when another process owns the run)."""
 
     run_id: str
     status: str
@@ -136,6 +145,13 @@ def execute_run(
 ) -> RunOutcome:
     """Train one run and write its folder; never raises for a failure inside training.
 
+    Only one process trains a run at a time: this one first takes the run folder's lock
+    (:func:`harness.lock.acquire`), and skips the run (outcome ``skipped``, its files left
+    alone) when another live process holds it or completed it meanwhile. The lock is released
+    on any exit (the kernel drops it if the process dies). A file of the run that cannot be read
+    (``run.json``, ``metrics.parquet``) is renamed to ``<name>.broken-<timestamp>`` and the run
+    is trained again (from scratch when its metrics were lost).
+
     Writes ``config.json`` first, ``metrics.parquet`` after every evaluation (atomically, so a
     crash leaves the evaluations so far), and ``run.json`` last with the final status. A run
     with a checkpoint resumes from it: evaluation rows recorded after the checkpoint are
@@ -150,12 +166,65 @@ def execute_run(
     Raises:
         KeyboardInterrupt: after recording the run as failed (interrupted).
     """
-    from harness.train import Callbacks, Preempted, train
-
     reporter = reporter or NullReporter()
     rundir = RunDir(results, spec.name, run.run_id)
+    lock = acquire(rundir.path)
+    if lock is None:
+        detail = f"running in another process ({_owner(rundir)})"
+        reporter.note(run.run_id, f"skipped {run.run_id}: {detail}")
+        return RunOutcome(run.run_id, STATUS_SKIPPED, detail)
+    try:
+        if rundir.is_complete():  # completed by the process this one waited for
+            reporter.note(run.run_id, f"skipped {run.run_id}: completed by another process")
+            return RunOutcome(run.run_id, STATUS_SKIPPED)
+        _set_aside_broken(rundir, reporter)
+        return _execute_owned(spec, run, results, provenance, reporter, stop, trainers)
+    finally:
+        lock.release()
+
+
+def _owner(rundir: RunDir) -> str:
+    """``pid N on HOST`` of the process holding a run's lock, from its ``run.json``; waits a
+    moment for a new owner's record when the one on disk names a process gone from here."""
+    deadline = time.monotonic() + 3.0
+    record = rundir.read_record() or {}
+    while (not record.get("pid") or owner_alive(record) is False) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        record = rundir.read_record() or {}
+    return describe_owner(record)
+
+
+def _set_aside_broken(rundir: RunDir, reporter: Reporter) -> None:
+    """Rename the run's unreadable files aside and say so. Without its metrics the run starts
+    from scratch: its checkpoint would resume it without the rows made before it."""
+    for broken in rundir.broken():
+        kept = set_aside(broken.path)
+        again = "from scratch" if broken.path == rundir.metrics else "again"
+        reporter.note(
+            rundir.run_id, f"{broken}; kept as {kept.name}; {rundir.run_id} is trained {again}"
+        )
+        if broken.path == rundir.metrics and rundir.checkpoint.exists():
+            shutil.rmtree(rundir.checkpoint, ignore_errors=True)
+
+
+def _execute_owned(
+    spec: Spec,
+    run: PlannedRun,
+    results: Path,
+    provenance: dict[str, Any],
+    reporter: Reporter,
+    stop: threading.Event | None,
+    trainers: dict[str, Any] | None,
+) -> RunOutcome:
+    """:func:`execute_run` once this process holds the run's lock."""
+    from harness.train import Callbacks, Preempted, train
+
+    rundir = RunDir(results, spec.name, run.run_id)
     started = time.time()
-    previous = rundir.read_record() or {}
+    try:
+        previous = rundir.read_record(strict=True) or {}
+    except BrokenFile:  # set aside meanwhile? start the counts again
+        previous = {}
     record: dict[str, Any] = {
         "run_id": run.run_id,
         "spec": spec.name,
@@ -163,11 +232,12 @@ def execute_run(
         "started_at": now(),
         "attempts": int(previous.get("attempts", 0)) + 1,
         "resumes": int(previous.get("resumes", 0)),
-        "slurm_job_id": previous.get("slurm_job_id") or _slurm_job_id(),
-        "versions": versions(),
-        "host": host_info(),
+        "slurm_job_id": _slurm_job_id(),
+        **this_owner(),  # pid and hostname: who holds the lock
     }
     try:
+        write_json(rundir.record, record)  # the owner first, for a second process to name it
+        record.update(versions=versions(), host=host_info())
         write_run_config(spec, run, results, provenance)
         write_json(rundir.record, record)
     except WriteError as exc:  # a full disk: record the failure where it still fits

@@ -42,7 +42,7 @@ from harness.status import (
     slurm_available,
     summarize,
 )
-from harness.store import STATUS_COMPLETED, RunDir, now, read_json, write_json
+from harness.store import STATUS_COMPLETED, RunDir, now, read_json, set_aside, write_json
 
 
 class SlurmUnavailable(RuntimeError):
@@ -143,13 +143,15 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
     pending = []
     for run in expand(spec):
         state = states[run.run_id]
-        status = effective_status(state["record"], state["live"])
-        if status == STATUS_COMPLETED:
+        status = effective_status(state["record"], state["live"], state["held"])
+        if status == STATUS_COMPLETED or state["held"]:  # done, or a live process owns it
             continue
         # A job that is still listed (pending, running, completing) is left alone, unless its
         # run already recorded its end (a failed run whose job is still completing).
         if state["live"] in ALIVE_STATES and status not in ("failed", "cancelled"):
             continue
+        if state["broken"]:  # an unreadable run.json is kept, renamed, before it is replaced
+            set_aside(RunDir(results, spec.name, run.run_id).record)
         pending.append(run)
     if not pending:
         return []

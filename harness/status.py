@@ -1,11 +1,14 @@
 """The status of a run: its record (``run.json``), Slurm's view of its job, its final scores.
 
 A run's record says what the run itself last wrote (running, completed, failed, preempted, ...);
-for runs submitted to Slurm, :func:`live_states` asks ``squeue`` whether the job is still alive
+the run folder's lock (:mod:`harness.lock`) says whether a live process owns the run; for runs
+submitted to Slurm, :func:`live_states` asks ``squeue`` whether the job is still alive
 (``sacct`` fails on clusters without slurmdbd, so accounting is never used), and
-:func:`effective_status` joins the two into one word. :func:`summarize` gives one row per run of
-a spec: status, progress and final scores (the mean of the last k evaluations). Both executors
-and the report read runs through here; nothing here submits or trains.
+:func:`effective_status` joins the three into one word. A run whose ``run.json``,
+``config.json`` or ``metrics.parquet`` cannot be read is ``broken``, the file named in its
+``error``. :func:`summarize` gives one row per run of a spec: status, progress and final scores
+(the mean of the last k evaluations). Both executors and the report read runs through here;
+nothing here submits or trains.
 """
 
 from __future__ import annotations
@@ -18,9 +21,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from harness.lock import is_held, owner_alive
 from harness.plan import expand
 from harness.spec import Spec
-from harness.store import STATUS_COMPLETED, RunDir, read_metrics
+from harness.store import STATUS_COMPLETED, STATUS_RUNNING, BrokenFile, RunDir, read_metrics
+
+#: Status of a run with a file that cannot be read (named in its error); `harness run` sets the
+#: file aside and trains the run again.
+STATUS_BROKEN = "broken"
 
 #: Status of a run submitted to Slurm that has not started (written by harness.slurm.submit).
 STATUS_QUEUED = "queued"
@@ -70,26 +78,49 @@ def live_states(job_ids: list[str]) -> dict[str, str]:
 
 
 def run_states(spec: Spec, results: Path) -> dict[str, dict[str, Any]]:
-    """Per run: the record (may be empty), and ``live`` = the squeue state or None."""
-    records = {}
+    """Per run: the record (empty when missing or unreadable), ``live`` = the squeue state or
+    None, ``held`` = whether a live process holds the run's lock (:func:`harness.lock.is_held`)
+    and ``broken`` = the message of an unreadable ``run.json``, or None."""
+    records: dict[str, dict[str, Any]] = {}
+    broken: dict[str, str | None] = {}
+    held: dict[str, bool | None] = {}
     for run in expand(spec):
-        record = RunDir(results, spec.name, run.run_id).read_record() or {}
-        records[run.run_id] = record
+        rundir = RunDir(results, spec.name, run.run_id)
+        try:
+            records[run.run_id], broken[run.run_id] = rundir.read_record(strict=True) or {}, None
+        except BrokenFile as exc:
+            records[run.run_id], broken[run.run_id] = {}, str(exc)
+        held[run.run_id] = is_held(rundir.path)
     job_ids = [str(r["slurm_job_id"]) for r in records.values() if r.get("slurm_job_id")]
     live = live_states(job_ids) if job_ids and slurm_available() else {}
     out = {}
     for rid, record in records.items():
         job = str(record.get("slurm_job_id") or "")
-        out[rid] = {"record": record, "live": live.get(job)}
+        out[rid] = {
+            "record": record,
+            "live": live.get(job),
+            "held": held[rid],
+            "broken": broken[rid],
+        }
     return out
 
 
-def effective_status(record: dict[str, Any], live: str | None) -> str:
+def effective_status(record: dict[str, Any], live: str | None, held: bool | None = None) -> str:
     """One status word per run: pending, queued, running, requeued, preempted, completed,
-    failed, cancelled, or lost (its job is gone and it never recorded an end)."""
+    failed, cancelled, or lost (its owner is gone and it never recorded an end: its Slurm job
+    is no longer listed, or nobody holds the lock of a local run).
+
+    Args:
+        record: the run's ``run.json`` (empty when missing).
+        live: the squeue state of its Slurm job, or None.
+        held: whether a live process holds the run's lock, or None when that cannot be told
+            (no lock file); then a local run's recorded pid is looked up, if on this host.
+    """
     status = str(record.get("status", "pending"))
     if status in (STATUS_COMPLETED, "failed", "cancelled"):
         return status
+    if held:  # a live process owns the run (a local run, or a Slurm task that started)
+        return STATUS_RUNNING
     if live is not None:
         if live == "PENDING":
             return "requeued" if record.get("attempts") else STATUS_QUEUED
@@ -98,6 +129,10 @@ def effective_status(record: dict[str, Any], live: str | None) -> str:
         return "running" if live in ALIVE_STATES else live.lower()
     if record.get("slurm_job_id") and status in (STATUS_QUEUED, "running", "preempted"):
         return "lost"
+    if status == STATUS_RUNNING and (
+        held is False or (held is None and owner_alive(record) is False)
+    ):
+        return "lost"  # a local run whose process died (SIGKILL, power loss)
     return status
 
 
@@ -109,9 +144,10 @@ def final_score(
     ``table`` is the run's metrics if already read (else the file is read).
     """
     if table is None:
-        if not rundir.metrics.exists():
+        try:
+            table = read_metrics(rundir.metrics)
+        except (FileNotFoundError, BrokenFile):  # a broken file is named by summarize
             return None
-        table = read_metrics(rundir.metrics)
     table = table.filter(pc.equal(table["metric"], metric)).sort_by("env_steps")
     values = table["value"].to_pylist()
     if not values:
@@ -128,17 +164,27 @@ def _success(rundir: RunDir, last_k: int, table: pa.Table | None) -> float | Non
 
 
 def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
-    """One row per run of the spec: status (from the run record and, for Slurm jobs, squeue),
-    final time at goal (mean of the last k evaluations), wall time, error."""
+    """One row per run of the spec: status (from the run record, the run's lock and, for Slurm
+    jobs, squeue), final time at goal (mean of the last k evaluations), wall time, error (for a
+    ``broken`` run: the unreadable files, each named)."""
     states = run_states(spec, results)
     rows = []
     for run in expand(spec):
         cfg = run.config
         rundir = RunDir(results, spec.name, run.run_id)
-        record = states[run.run_id]["record"]
-        status = effective_status(record, states[run.run_id]["live"])
+        state = states[run.run_id]
+        record = state["record"]
+        status = effective_status(record, state["live"], state["held"])
+        problems = [str(exc) for exc in rundir.broken()]
         last_env_steps = None
-        table = read_metrics(rundir.metrics) if rundir.metrics.exists() else None
+        try:
+            table = read_metrics(rundir.metrics) if rundir.metrics.exists() else None
+        except BrokenFile:  # named in problems
+            table = None
+        if problems and status != STATUS_RUNNING:
+            status = STATUS_BROKEN
+        error = record.get("error")
+        message = error.get("message") if isinstance(error, dict) else error
         if table is not None:
             steps = table["env_steps"].to_pylist()
             last_env_steps = max(steps) if steps else None
@@ -155,7 +201,7 @@ def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
                 "random_time_at_goal": final_score(rundir, "random/time_at_goal", 1, table),
                 "last_time_at_goal": final_score(rundir, "eval/time_at_goal", 1, table),
                 "wall_s": record.get("wall_s"),
-                "error": (record.get("error") or {}).get("message"),
+                "error": "; ".join(problems) if problems else message,
             }
         )
     return rows

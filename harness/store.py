@@ -163,12 +163,59 @@ def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     _atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
 
 
+class BrokenFile(ValueError):
+    """A results file that exists but cannot be read (truncated, garbage, not the layout).
+
+    The message starts with the file's path, so every reader names the broken file.
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
     """Read a JSON file, or ``None`` when it is missing or unreadable."""
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def load_json(path: Path) -> dict[str, Any] | None:
+    """Read a JSON object, or ``None`` when the file is missing.
+
+    Raises:
+        BrokenFile: the file exists but is not a readable JSON object.
+    """
+    try:
+        text = Path(path).read_bytes().decode()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BrokenFile(path, f"unreadable ({exc})") from exc
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BrokenFile(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(payload, dict):
+        raise BrokenFile(path, f"not a JSON object (a {type(payload).__name__})")
+    return payload
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a broken file to ``<name>.broken-<timestamp>`` next to it (data is never deleted
+    without a trace) and return the new path."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.broken-{stamp}")
+    count = 1
+    while target.exists():
+        count += 1
+        target = path.with_name(f"{path.name}.broken-{stamp}-{count}")
+    os.replace(path, target)
+    return target
 
 
 def write_metrics(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -251,15 +298,31 @@ def remove_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
+#: Columns every reader of metrics.parquet relies on.
+_NEEDED_COLUMNS = ("env_steps", "grad_steps", "metric", "value")
+
+
 def read_metrics(path: Path) -> pa.Table:
     """Read one run's metrics.parquet.
 
     The file is opened once and read through that handle: a writer may atomically replace the
     path at any moment, and the open handle keeps reading one consistent file (a path-based
     read could take the footer from one version and pages from the next).
+
+    Raises:
+        BrokenFile: the file is not a readable Parquet file with the metrics columns
+            (pyarrow's own error names only ``<Buffer>``).
     """
     with open(path, "rb") as handle:
-        return pq.read_table(pa.BufferReader(handle.read()))
+        data = handle.read()
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except pa.ArrowException as exc:
+        raise BrokenFile(path, f"not a readable Parquet file ({exc})") from exc
+    missing = [c for c in _NEEDED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise BrokenFile(path, f"no column {', '.join(missing)}")
+    return table
 
 
 class RunDir:
@@ -289,13 +352,41 @@ class RunDir:
     def params(self) -> Path:
         return self.path / "params"
 
-    def read_record(self) -> dict[str, Any] | None:
-        return read_json(self.record)
+    def read_record(self, strict: bool = False) -> dict[str, Any] | None:
+        """``run.json``, or None when missing (and, unless ``strict``, when unreadable).
+
+        Raises:
+            BrokenFile: ``strict`` and the file exists but is not a readable JSON object.
+        """
+        return load_json(self.record) if strict else read_json(self.record)
+
+    def broken(self) -> list[BrokenFile]:
+        """The run's files that exist but cannot be read (``run.json``, ``config.json``,
+        ``metrics.parquet``)."""
+        found = []
+        for path in (self.record, self.config):
+            try:
+                load_json(path)
+            except BrokenFile as exc:
+                found.append(exc)
+        if self.metrics.exists():
+            try:
+                read_metrics(self.metrics)
+            except BrokenFile as exc:
+                found.append(exc)
+        return found
 
     def is_complete(self) -> bool:
-        """A run is complete only when its record says so and its metrics file exists."""
-        record = self.read_record()
-        return bool(record and record.get("status") == STATUS_COMPLETED and self.metrics.exists())
+        """A run is complete only when its record says so and its files are readable."""
+        try:
+            record = load_json(self.record)
+            if not record or record.get("status") != STATUS_COMPLETED:
+                return False
+            load_json(self.config)
+            read_metrics(self.metrics)
+        except (BrokenFile, FileNotFoundError):
+            return False
+        return True
 
 
 def versions() -> dict[str, str]:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
+import pyarrow as pa
 
-from harness.store import STATUS_COMPLETED, read_json
+from harness.store import STATUS_COMPLETED, BrokenFile, load_json, read_json, read_metrics
 
 #: Default metric of the report: steps within the success radius (Wang et al. 2025, Sec. 5).
 DEFAULT_METRIC = "eval/time_at_goal"
@@ -54,8 +54,9 @@ class RunResult:
         run_id: the folder name (a 12-hex-digit hash, :func:`harness.plan.run_id`).
         path: the run folder.
         status: ``completed``, ``running``, ``failed``, ``preempted``, ``cancelled``, ``lost``,
-            ``pending`` (config written, never started) or ``incomplete`` (record says
-            completed but ``metrics.parquet`` is missing).
+            ``pending`` (config written, never started), ``incomplete`` (record says
+            completed but ``metrics.parquet`` is missing) or ``broken`` (a file of the run
+            cannot be read; ``error`` names it).
         fields: grouping values: the Parquet grouping columns (or the same values from
             ``config.json``) and any dotted config path asked for.
         score: mean of the last ``last_k`` evaluations of the metric, or None without any.
@@ -69,7 +70,8 @@ class RunResult:
         total_env_steps: env steps the run is configured for (``data.total_env_steps``).
         episode_length: steps per evaluation episode (the unit of ``time_at_goal``).
         critic_params: parameters of both critic encoders, from the config (closed form).
-        error: the error message of a failed run.
+        error: the error message of a failed run; for a broken run, each unreadable file
+            and why (``metrics.parquet: not a readable Parquet file (...)``).
         config: the resolved run config (``config.json``'s ``config``), or None.
         has_params: whether ``params/`` (final parameters) exists.
     """
@@ -174,6 +176,18 @@ def _critic_params(config: dict[str, Any] | None) -> int | None:
         return None
 
 
+def _load(path: Path, problems: list[str]) -> Any:
+    """A run folder's JSON (``run.json``, ``config.json``) or metrics file, or None when it is
+    missing or unreadable; an unreadable one is added to ``problems``, named."""
+    try:
+        return read_metrics(path) if path.suffix == ".parquet" else load_json(path)
+    except FileNotFoundError:
+        return None
+    except BrokenFile as exc:
+        problems.append(f"{path.name}: {exc.reason}")
+        return None
+
+
 def read_run(
     path: Path,
     metric: str = DEFAULT_METRIC,
@@ -192,16 +206,15 @@ def read_run(
         live: squeue states by Slurm job id (to tell ``lost`` runs), see
             :func:`harness.status.effective_status`.
     """
-    from harness.status import effective_status
+    from harness.lock import is_held
+    from harness.status import STATUS_BROKEN, effective_status
 
     path = Path(path)
-    record = read_json(path / "run.json") or {}
-    config = read_json(path / "config.json")
-    status = (
-        effective_status(record, (live or {}).get(str(record.get("slurm_job_id") or "")))
-        if record
-        else "pending"
-    )
+    problems: list[str] = []
+    record = _load(path / "run.json", problems) or {}
+    config = _load(path / "config.json", problems)
+    job = str(record.get("slurm_job_id") or "")
+    status = effective_status(record, (live or {}).get(job), is_held(path)) if record else "pending"
     metrics_path = path / "metrics.parquet"
     if status == STATUS_COMPLETED and not metrics_path.exists():
         status = "incomplete"
@@ -211,8 +224,8 @@ def read_run(
     random_score = None
     env_steps = None
     if metrics_path.exists():
-        table = pq.read_table(metrics_path)
-        if table.num_rows:
+        table: pa.Table | None = _load(metrics_path, problems)
+        if table is not None and table.num_rows:
             first = table.slice(0, 1).to_pylist()[0]
             values.update({c: first[c] for c in COLUMN_PATHS if c in first})
             env_steps = int(max(table.column("env_steps").to_pylist()))
@@ -244,6 +257,8 @@ def read_run(
         message = f"{error.get('type', 'Error')}: {error.get('message', '')}"
     elif error:
         message = str(error)
+    if problems:  # named in the report's list of runs not finished
+        status, message = STATUS_BROKEN, "; ".join(problems)
     total = _config_value(config, "data.total_env_steps")
     return RunResult(
         run_id=path.name,

@@ -1,0 +1,229 @@
+"""One owner per run, dead owners, broken files: real processes on real run folders.
+
+Two `harness run` on one results folder train each run once; a run whose lock another live
+process holds is skipped and left alone, and shows as `lost` once that process is SIGKILLed; a
+SIGKILLed `harness run` shows as `lost` and resumes; a truncated `metrics.parquet` and a garbage
+`run.json` are named by `status` and `report`, and `run` sets them aside and trains again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from harness.cli import main
+
+SPEC = """
+name: rel
+env: {id: point_u_maze, episode_length: 40}
+network: {critic_depth: 4, actor_depth: 4, width: 16, repr_dim: 8}
+algo: {batch_size: 32, utd: 0.05}
+data: {num_envs: 4, unroll_length: 20, total_env_steps: TOTAL, replay_size_per_env: 200,
+       min_replay_per_env: 40}
+eval: {num_envs: 4, num_evals: EVALS, last_k: 2}
+seeds: SEEDS
+hardware: {checkpoint_every_min: 0}
+"""
+
+#: Holds a run folder's lock like a training process would, and records itself as its owner.
+HOLDER = """
+import json, os, socket, sys, time
+from filelock import FileLock
+lock = FileLock(sys.argv[1])
+lock.acquire()
+record = {"status": "running", "pid": os.getpid(), "hostname": socket.gethostname()}
+path = os.path.join(os.path.dirname(sys.argv[1]), "run.json")
+with open(path + ".tmp", "w") as handle:
+    json.dump(record, handle)
+os.replace(path + ".tmp", path)
+time.sleep(300)
+"""
+
+
+def _spec(folder: Path, total: int, evals: int, seeds: str) -> Path:
+    path = folder / "rel.yaml"
+    text = SPEC.replace("TOTAL", str(total)).replace("EVALS", str(evals))
+    path.write_text(text.replace("SEEDS", seeds))
+    return path
+
+
+def _harness(*args: str) -> list[str]:
+    return [sys.executable, "-m", "harness.cli", *args]
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    """``harness ARGS`` in this process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _status(spec: Path, results: Path) -> dict[str, dict]:
+    code, out, _ = _cli("status", str(spec), "--results", str(results), "--json")
+    assert code == 0
+    return {row["run_id"]: row for row in json.loads(out)}
+
+
+def _evals(run_dir: Path) -> list[int]:
+    rows = pq.read_table(run_dir / "metrics.parquet").to_pylist()
+    return [r["env_steps"] for r in rows if r["metric"] == "eval/time_at_goal"]
+
+
+@pytest.fixture(scope="module")
+def together(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two `harness run` started together on a spec of one run: the one that takes the run
+    trains it and is SIGKILLed once it has checkpointed; then `harness run` resumes it."""
+    root = tmp_path_factory.mktemp("together")
+    spec = _spec(root, total=4800, evals=8, seeds="[0]")
+    results = root / "results"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    procs, logs = [], []
+    for name in ("a", "b"):
+        log = (root / f"{name}.err").open("w")
+        logs.append(log)
+        command = _harness("run", str(spec), "--results", str(results))
+        procs.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log))
+    out: dict = {"spec": spec, "results": results, "procs": procs}
+    try:
+        deadline = time.time() + 300
+        while all(p.poll() is None for p in procs) and time.time() < deadline:
+            time.sleep(0.05)
+        skipper = next(p for p in procs if p.poll() is not None)  # the first to end
+        owner = procs[1 - procs.index(skipper)]
+        run_dir = next(results.glob("rel/*/"))
+        out.update(skipper=skipper, owner=owner, run_dir=run_dir)
+        out["record_after_skip"] = json.loads((run_dir / "run.json").read_text())
+        while owner.poll() is None and time.time() < deadline:
+            if (run_dir / "metrics.parquet").exists():
+                ckpts = [p for p in (run_dir / "checkpoint").glob("*") if p.name.isdigit()]
+                if len(set(_evals(run_dir))) >= 3 and ckpts:
+                    owner.send_signal(signal.SIGKILL)
+                    out["killed"] = True
+                    break
+            time.sleep(0.1)
+        owner.wait(timeout=60)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=60)
+        for log in logs:
+            log.close()
+    out["errs"] = {p.pid: (root / f"{n}.err").read_text() for p, n in zip(procs, "ab", strict=True)}
+    out["status_after_kill"] = _status(spec, results)
+    out["resume"] = _cli("run", str(spec), "--results", str(results))
+    return out
+
+
+def test_two_runs_at_once_train_the_run_once(together: dict) -> None:
+    skipper, owner, run_dir = together["skipper"], together["owner"], together["run_dir"]
+    err = together["errs"][skipper.pid]
+    assert skipper.returncode == 0, err
+    host = socket.gethostname()
+    line = f"skipped {run_dir.name}: running in another process (pid {owner.pid} on {host})"
+    assert line in err
+    # The skipping process left the run alone: not failed, still the owner's.
+    record = together["record_after_skip"]
+    assert record["status"] == "running" and record["pid"] == owner.pid
+    assert record["hostname"] == host and record["attempts"] == 1
+    # The owner was killed mid-run and the run resumed: every evaluation once, in order.
+    steps = _evals(run_dir)
+    assert len(steps) == len(set(steps)) == 9 and steps == sorted(steps)
+
+
+def test_a_run_owned_elsewhere_is_skipped_then_lost_when_its_owner_dies(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, total=400, evals=2, seeds="[0]")
+    results = tmp_path / "results"
+    code, out, _ = _cli("plan", str(spec), "--results", str(results), "--json")
+    run_id = json.loads(out)[0]["run_id"]
+    run_dir = results / "rel" / run_id
+    run_dir.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir / ".lock")])
+    try:
+        deadline = time.time() + 60
+        while not (run_dir / "run.json").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert _status(spec, results)[run_id]["status"] == "running"
+        code, _, err = _cli("run", str(spec), "--results", str(results))
+        assert code == 0, err
+        owner = f"(pid {holder.pid} on {socket.gethostname()})"
+        assert f"skipped {run_id}: running in another process {owner}" in err
+        record = json.loads((run_dir / "run.json").read_text())
+        assert record == {
+            "status": "running",
+            "pid": holder.pid,
+            "hostname": socket.gethostname(),
+        }  # left alone: not marked failed, not taken over
+        assert not (run_dir / "metrics.parquet").exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    assert _status(spec, results)[run_id]["status"] == "lost"
+
+
+def test_a_sigkilled_run_shows_lost_and_resumes(together: dict) -> None:
+    assert together.get("killed"), "the run finished or stalled before it could be killed"
+    run_dir = together["run_dir"]
+    assert together["owner"].returncode == -signal.SIGKILL
+    assert together["status_after_kill"][run_dir.name]["status"] == "lost"
+    code, _, err = together["resume"]
+    assert code == 0, err
+    assert "resumed from its checkpoint" in err
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "completed" and record["attempts"] == 2 and record["resumes"] == 1
+    assert record["pid"] == os.getpid()
+
+
+def test_broken_files_are_named_kept_and_run_again(together: dict, tmp_path: Path) -> None:
+    spec = together["spec"]
+    results = tmp_path / "results"
+    shutil.copytree(together["results"], results)
+    run_dir = results / "rel" / together["run_dir"].name
+    # Another completed run in the folder (a copy under another id), for the report to go on with.
+    shutil.copytree(run_dir, results / "rel" / "0123456789ab")
+    metrics = run_dir / "metrics.parquet"
+    metrics.write_bytes(metrics.read_bytes()[: metrics.stat().st_size // 2])
+    garbage = '{"status": "completed", "wall_s": 1'
+    (run_dir / "run.json").write_text(garbage)
+
+    row = _status(spec, results)[run_dir.name]
+    assert row["status"] == "broken"
+    assert str(metrics) in row["error"] and str(run_dir / "run.json") in row["error"]
+    code, out, _ = _cli("status", str(spec), "--results", str(results))
+    assert code == 0 and f"{metrics}: " in out and f"{run_dir / 'run.json'}: " in out
+
+    code, out, _ = _cli("report", str(spec), "--results", str(results), "--no-plots", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert [g["run_ids"] for g in report["groups"]] == [["0123456789ab"]]
+    [listed] = report["not_finished"]
+    assert listed["run_id"] == run_dir.name and listed["status"] == "broken"
+    assert "run.json: not valid JSON" in listed["error"]
+    assert "metrics.parquet: not a readable Parquet file" in listed["error"]
+    code, out, _ = _cli("report", str(spec), "--results", str(results), "--no-plots")
+    assert code == 0 and "metrics.parquet: not a readable Parquet" in out
+
+    code, _, err = _cli("run", str(spec), "--results", str(results))
+    assert code == 0, err
+    for name in ("metrics.parquet", "run.json"):
+        [kept] = run_dir.glob(f"{name}.broken-*")
+        assert f"{run_dir / name}: " in err and f"kept as {kept.name}" in err
+    assert next(run_dir.glob("run.json.broken-*")).read_text() == garbage
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "completed" and record["attempts"] == 1
+    steps = _evals(run_dir)
+    assert len(steps) == len(set(steps)) == 9
+    assert _status(spec, results)[run_dir.name]["status"] == "completed"
