@@ -157,7 +157,9 @@ def _run_slurm(args: argparse.Namespace, spec: Spec) -> int:
         _out.print(f"submitted {run_id} as Slurm job {job_id}", markup=False)
     if not args.wait:
         if submitted:
-            _out.print(f"follow with: harness status {args.spec}", markup=False)
+            again = [a for s in args.set or [] for a in ("--set", s)] + ["--results", args.results]
+            follow = shlex.join(["harness", "status", args.spec, *again])
+            _out.print(f"follow with: {follow}", markup=False)
         return EXIT_OK
     return _wait(args, spec, results)
 

@@ -446,7 +446,7 @@ def train_offline(
     first chunk left out), ``perf/first_iter_s`` (the first chunk of updates, compile included)
     and ``perf/eval_s``. ``on_progress`` gets ``grad_steps``,
     ``total_grad_steps``, ``sps`` (gradient steps per second) and ``env_steps``;
-    ``on_resume`` gets ``iteration``, ``env_steps`` and ``grad_steps``.
+    ``on_resume`` gets ``iteration``, ``env_steps``, ``grad_steps`` and ``wall_s``.
 
     Raises:
         harness.train.Preempted: ``stop`` was set; the checkpoint is written.
@@ -478,10 +478,12 @@ def train_offline(
                     "iteration": eval_index - 1,
                     "env_steps": env_steps,
                     "grad_steps": int(state.grad_steps),
+                    "wall_s": wall_offset,
                 }
             )
     else:
-        state = trainer.init(k_init)
+        # Committed to the device, as a restored checkpoint is (see harness.train.train).
+        state = jax.device_put(trainer.init(k_init), jax.devices()[0])
         eval_index, wall_offset, first_iter_s = 0, 0.0, None
 
     def wall() -> float:
@@ -534,6 +536,8 @@ def train_offline(
         eval_index = 1
         save()
     window_start, window_steps = time.perf_counter(), 0
+    compiled = False  # this process's first chunk compiles, after a resume too
+    evaluated = restored is None  # a start compiles the evaluation before the window
     try:
         while eval_index <= len(sched.eval_steps):
             target = sched.eval_steps[eval_index - 1]
@@ -545,9 +549,10 @@ def train_offline(
                     state, trainer.train_data, jnp.asarray(n, jnp.int32)
                 )
                 jax.block_until_ready(state.grad_steps)
-                if first_iter_s is None:
-                    first_iter_s = time.perf_counter() - call_start
-                    window_start, window_steps = time.perf_counter(), 0
+                if not compiled:  # left out of the rate window
+                    if first_iter_s is None:
+                        first_iter_s = time.perf_counter() - call_start
+                    window_start, window_steps, compiled = time.perf_counter(), 0, True
                 else:
                     window_steps += n
                 elapsed = time.perf_counter() - window_start
@@ -581,6 +586,9 @@ def train_offline(
                     f"non-finite metrics at gradient step {int(state.grad_steps)}: "
                     f"{', '.join(bad)} (training diverged; try a lower learning rate)"
                 )
+            if not evaluated:  # a resumed process's first evaluation compiles: left out
+                window_start += time.perf_counter() - t0
+                evaluated = True
             elapsed = time.perf_counter() - window_start
             if elapsed > 0 and window_steps:  # none yet when only the compiling chunk ran
                 metrics["perf/grad_steps_per_s"] = window_steps / elapsed

@@ -220,6 +220,8 @@ def _execute_owned(
     from harness.train import Callbacks, Preempted, train
 
     rundir = RunDir(results, spec.name, run.run_id)
+    # wall_s in run.json: this attempt's seconds plus, after a resume, the training seconds
+    # before its checkpoint (as the Parquet's wall_s); on_resume moves `started` back.
     started = time.time()
     try:
         previous = rundir.read_record(strict=True) or {}
@@ -257,12 +259,15 @@ def _execute_owned(
     step = "grad_steps" if run.config.data.mode == "offline" else "env_steps"
 
     def on_resume(info: dict[str, Any]) -> None:
+        nonlocal started
         kept = []
         if rundir.metrics.exists():
             kept = [r for r in read_metrics(rundir.metrics).to_pylist() if r[step] <= info[step]]
         rows[:] = kept
+        started -= float(info.get("wall_s", 0.0))
         record["resumes"] += 1
         record["resumed_from_env_steps"] = info["env_steps"]
+        record["resumed_from_wall_s"] = float(info.get("wall_s", 0.0))
         write_json(rundir.record, record)
         reporter.run_resumed(run.run_id, info["env_steps"])
 

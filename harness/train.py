@@ -70,9 +70,15 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
     )
     if folder.lower() in ("off", "0", "none", "false"):
         return None
+    from jax.experimental.compilation_cache import compilation_cache
+
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    # JAX decides at its first compilation whether the cache is on, and keeps to it: in a
+    # process that compiled before this call (a test session, a notebook) the cache would stay
+    # off. Resetting makes the next compilation look again.
+    compilation_cache.reset_cache()
     return folder
 
 
@@ -401,8 +407,9 @@ class Callbacks:
     ``wall_s`` and ``metrics`` (a flat ``name -> float`` dict, names namespaced ``eval/``,
     ``train/``, ``perf/``, ``random/``). ``on_progress(info)`` receives ``env_steps``,
     ``total_env_steps``, ``sps`` after every iteration. ``on_resume(info)`` is called once when
-    training continues from a checkpoint, with its ``iteration`` and ``env_steps``: evaluations
-    after that point will be made again, so rows recorded past it must be dropped.
+    training continues from a checkpoint, with its ``iteration``, ``env_steps`` and ``wall_s``
+    (training seconds before it): evaluations after that point will be made again, so rows
+    recorded past it must be dropped.
     ``on_checkpoint(info)`` is called after each checkpoint is written.
     """
 
@@ -465,9 +472,13 @@ def train(
         first_it, eval_index = int(record["iteration"]) + 1, int(record["eval_index"])
         wall_offset, first_iter_s = float(record["wall_s"]), record.get("first_iter_s")
         if callbacks.on_resume:
-            callbacks.on_resume({"iteration": first_it - 1, "env_steps": int(ts.env_steps)})
+            callbacks.on_resume(
+                {"iteration": first_it - 1, "env_steps": int(ts.env_steps), "wall_s": wall_offset}
+            )
     else:
-        ts = trainer.prefill(trainer.init(k_init))
+        # Committed to the device, as a restored checkpoint is: jit keys its programs on it,
+        # so a resumed run then compiles nothing new (or finds it in the persistent cache).
+        ts = trainer.prefill(jax.device_put(trainer.init(k_init), jax.devices()[0]))
         first_it, eval_index, wall_offset, first_iter_s = 1, 0, 0.0, None
     compile_start = time.perf_counter()
     last_ckpt = time.perf_counter()
@@ -519,13 +530,16 @@ def train(
         eval_index = 1
         save(0)
     window_start, window_steps = time.perf_counter(), 0
+    compiled = False  # this process's first iteration compiles, after a resume too
+    evaluated = restored is None  # a start compiles the evaluation before the window
     try:
         for it in range(first_it, sched.num_iters + 1):
             ts, train_metrics = trainer.iteration(ts)
-            if first_iter_s is None:
+            if not compiled:  # left out of the steps/s window
                 jax.block_until_ready(ts.env_steps)
-                first_iter_s = time.perf_counter() - compile_start
-                window_start, window_steps = time.perf_counter(), 0
+                if first_iter_s is None:
+                    first_iter_s = time.perf_counter() - compile_start
+                window_start, window_steps, compiled = time.perf_counter(), 0, True
             else:
                 window_steps += sched.steps_per_iter
             if callbacks.on_progress:
@@ -539,6 +553,7 @@ def train(
                     }
                 )
             if eval_index <= len(sched.eval_iters) and it == sched.eval_iters[eval_index - 1]:
+                eval_start = time.perf_counter()
                 metrics = _floats(
                     trainer.evaluate(ts.agent.actor_params, eval_keys[eval_index], policy), "eval"
                 )
@@ -549,6 +564,9 @@ def train(
                         f"non-finite metrics at env step {int(ts.env_steps)}: {', '.join(bad)} "
                         "(training diverged; try a lower learning rate)"
                     )
+                if not evaluated:  # a resumed process's first evaluation compiles: left out
+                    window_start += time.perf_counter() - eval_start
+                    evaluated = True
                 elapsed = time.perf_counter() - window_start
                 sps = window_steps / elapsed if elapsed > 0 and window_steps else 0.0
                 metrics["perf/sps"] = sps

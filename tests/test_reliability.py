@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -185,6 +186,17 @@ def test_a_sigkilled_run_shows_lost_and_resumes(together: dict) -> None:
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "completed" and record["attempts"] == 2 and record["resumes"] == 1
     assert record["pid"] == os.getpid()
+    table = pq.read_table(run_dir / "metrics.parquet").to_pylist()
+    # run.json's wall_s is cumulative, as the Parquet's: the first attempt up to the checkpoint
+    # counts in both.
+    assert record["resumed_from_wall_s"] > 0
+    assert record["wall_s"] >= max(r["wall_s"] for r in table) > record["resumed_from_wall_s"]
+    # perf/sps leaves out the first iteration after the resume (it compiles), as at a start.
+    resumed = record["resumed_from_env_steps"]
+    sps = sorted((r["env_steps"], r["value"]) for r in table if r["metric"] == "perf/sps")
+    before = [v for s, v in sps if s <= resumed]
+    after = [v for s, v in sps if s > resumed]
+    assert after[0] > 0.25 * statistics.median(before), sps
 
 
 def test_broken_files_are_named_kept_and_run_again(together: dict, tmp_path: Path) -> None:

@@ -72,7 +72,10 @@ def _wait_until(spec: Path, results: Path, done, timeout_s: float = 420) -> list
 def _submit(spec: Path, results: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
     assert main(["run", str(spec), "--results", str(results)]) == 0
     out = capsys.readouterr().out
-    return [line.split()[1] for line in out.splitlines() if line.startswith("submitted ")]
+    submitted = [line.split()[1] for line in out.splitlines() if line.startswith("submitted ")]
+    if submitted:  # the command to follow them keeps --results (and --set)
+        assert f"follow with: harness status {spec} --results {results}" in out
+    return submitted
 
 
 def _finished(rows: list[dict]) -> bool:
