@@ -101,14 +101,30 @@ start() {
   exit 1
 }
 
+stop_daemon() {
+  # Stop the daemon whose pid file this cluster's slurm.conf names (never another Slurm's
+  # daemon of the same name); wait up to 10 s for it to exit.
+  local name=$1 pidfile="$DIR/run/$1.pid" pid
+  [ -s "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do
+      [ -d "/proc/$pid" ] || break
+      sleep 0.5
+    done
+    if [ -d "/proc/$pid" ]; then
+      echo "slurm-local: $name (pid $pid) did not stop within 10 s" >&2
+      return 1
+    fi
+  fi
+  rm -f "$pidfile"
+}
+
 stop() {
   need_root
-  pkill -x slurmd 2>/dev/null || true
-  pkill -x slurmctld 2>/dev/null || true
-  for _ in $(seq 1 20); do
-    pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || break
-    sleep 0.5
-  done
+  stop_daemon slurmd
+  stop_daemon slurmctld
   echo "slurm-local: stopped (munged left running)" >&2
 }
 
