@@ -10,6 +10,12 @@ from envs.maze import Maze
 from envs.robots import Robot
 
 
+def max_cell_jitter(robot: Robot, cell_size: float) -> float:
+    """The largest start / goal offset half-width (metres) that keeps ``robot`` clear of the
+    walls in cells of ``cell_size`` metres: ``cell_size / 2 - robot.clearance``."""
+    return 0.5 * cell_size - robot.clearance
+
+
 class MazeEnv(GoalEnv):
     """A robot in a maze of wall boxes; start and goal are drawn from the layout's cells.
 
@@ -70,7 +76,7 @@ class MazeEnv(GoalEnv):
         if cell_jitter < 0:
             raise ValueError(f"cell_jitter must be >= 0, got {cell_jitter}")
         start_jitter = max(float(cell_jitter), robot.start_noise)
-        if start_jitter + robot.clearance > 0.5 * maze.cell_size:
+        if start_jitter > max_cell_jitter(robot, maze.cell_size):
             raise ValueError(
                 f"cell_jitter {cell_jitter} (start offset {start_jitter}) + robot clearance "
                 f"{robot.clearance} exceeds half a cell ({0.5 * maze.cell_size}): starts could "

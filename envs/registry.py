@@ -33,7 +33,7 @@ from envs.arena import HUMANOID_GOAL_RADIUS, REACHER_GOAL_RADIUS, RadialGoalEnv
 from envs.arm import ARM_TASKS, ArmEnv, PandaCube
 from envs.base import ENV_OPTIONS, EPISODE_LENGTH, EnvInfo, GoalEnv
 from envs.maze import build_maze, get_layout
-from envs.maze_env import MazeEnv
+from envs.maze_env import MazeEnv, max_cell_jitter
 from envs.robots import CONTACT_SETS, Ant, Humanoid, PointMass, Reacher, Robot
 
 POINT_CELL_SIZE = 2.0
@@ -152,7 +152,7 @@ def _maze_entries(
             )
             info = dataclasses.replace(
                 _info(env_id, robot, description, goal_indices, options=options),
-                max_cell_jitter=0.5 * cell_size - robot.clearance,
+                max_cell_jitter=max_cell_jitter(robot, cell_size),
             )
             factory = functools.partial(_make_maze, robot, layout, cell_size, info)
             entries.append(_Entry(info, factory, layout))
