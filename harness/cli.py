@@ -110,6 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.plan import check_datasets, check_results
     from harness.progress import ConsoleReporter, summary_table
     from harness.status import summarize
+    from harness.watchdog import reexec_skipping
 
     spec = _load(args.spec, args.set)
     check_datasets(spec, args.spec, Path(args.results))
@@ -118,7 +119,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if executor == "slurm":
         return _run_slurm(args, spec)
     results = Path(args.results)
-    outcomes = run_local(spec, results, _provenance(args), ConsoleReporter(_err))
+    outcomes = run_local(
+        spec, results, _provenance(args), ConsoleReporter(_err), on_stall=reexec_skipping
+    )
     _out.print(
         summary_table(summarize(spec, results), title=f"{spec.name} ({results / spec.name})")
     )

@@ -9,6 +9,7 @@ failures, report them together at the end).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +33,40 @@ def run_local(
     results: Path,
     provenance: dict[str, Any],
     reporter: Reporter | None = None,
+    on_stall: Callable[[str], None] | None = None,
 ) -> list[RunOutcome]:
-    """Run every pending run of ``spec`` in this process; skip completed ones."""
+    """Run every pending run of ``spec`` in this process; skip completed ones.
+
+    ``on_stall`` arms the stall watchdog (:func:`harness.runner.execute_run`); ``harness run``
+    passes :func:`harness.watchdog.reexec_skipping`, so a stalled run is recorded as failed and
+    the command starts again without it. Runs that stalled earlier in this command
+    (:func:`harness.watchdog.stalled_runs`) are skipped and reported failed.
+    """
     from harness.train import enable_compilation_cache
+    from harness.watchdog import stalled_runs
 
     enable_compilation_cache()
     reporter = reporter or NullReporter()
     runs = expand(spec)
     outcomes = []
     trainers: dict[str, Any] = {}
+    stalled = stalled_runs()
     for index, run in enumerate(runs, start=1):
-        if RunDir(results, spec.name, run.run_id).is_complete():
+        rundir = RunDir(results, spec.name, run.run_id)
+        if rundir.is_complete():
             reporter.run_skipped(index, len(runs), run.run_id, label(run))
             outcomes.append(RunOutcome(run.run_id, "skipped"))
             continue
+        if run.run_id in stalled:
+            error = (rundir.read_record() or {}).get("error") or {}
+            message = f"stalled earlier in this command: {error.get('message', 'no progress')}"
+            reporter.note(run.run_id, f"run {index}/{len(runs)} {run.run_id}: {message}")
+            outcomes.append(RunOutcome(run.run_id, "failed", message))
+            continue
         reporter.run_started(index, len(runs), run.run_id, label(run))
-        outcomes.append(execute_run(spec, run, results, provenance, reporter, trainers=trainers))
+        outcomes.append(
+            execute_run(
+                spec, run, results, provenance, reporter, trainers=trainers, on_stall=on_stall
+            )
+        )
     return outcomes

@@ -467,6 +467,7 @@ def train_offline(
 
     restored = None
     if ckpt is not None:
+        callbacks.phase("restoring the checkpoint")
         restored = ckpt.restore(jax.eval_shape(trainer.init, k_init))
     if restored is not None:
         state, record = restored
@@ -511,6 +512,7 @@ def train_offline(
         nonlocal last_ckpt
         if ckpt is None:
             return
+        callbacks.phase("checkpoint")
         steps = int(state.grad_steps)
         ckpt.save(
             steps,
@@ -528,6 +530,7 @@ def train_offline(
 
     last: dict[str, float] = {}
     if eval_index == 0:
+        callbacks.phase("evaluation (compiles the evaluation)")
         t0 = time.perf_counter()
         metrics = {f"eval/{k}": v for k, v in evaluation(False).items()}
         metrics.update({f"random/{k}": v for k, v in evaluation(True).items()})
@@ -544,6 +547,10 @@ def train_offline(
             train_metrics: dict[str, Any] = {}
             while int(state.grad_steps) < target:
                 n = min(CHUNK_STEPS, target - int(state.grad_steps))
+                callbacks.phase(
+                    f"gradient steps {int(state.grad_steps)}-{int(state.grad_steps) + n}"
+                    + ("" if compiled else " (compiles the update)")
+                )
                 call_start = time.perf_counter()
                 state, train_metrics = trainer.train_steps(
                     state, trainer.train_data, jnp.asarray(n, jnp.int32)
@@ -570,6 +577,7 @@ def train_offline(
                 if stop is not None and stop.is_set():
                     save()
                     raise Preempted(f"stopped at gradient step {int(state.grad_steps)}")
+            callbacks.phase("evaluation")
             t0 = time.perf_counter()
             metrics = {f"eval/{k}": v for k, v in evaluation(False).items()}
             eval_s = time.perf_counter() - t0
@@ -606,5 +614,6 @@ def train_offline(
     if checkpoint_dir is not None:
         from harness.train import save_params
 
+        callbacks.phase("writing the final parameters")
         save_params(Path(checkpoint_dir).parent / "params", state.agent)
     return last

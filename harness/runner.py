@@ -11,12 +11,14 @@ run never train it together.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ from harness.store import (
     write_metrics,
     write_record,
 )
+from harness.watchdog import StalledError, Watchdog, stall_message
 
 #: Outcome of a run this process did not train: complete, or owned by another live process.
 STATUS_SKIPPED = "skipped"
@@ -142,6 +145,7 @@ def execute_run(
     reporter: Reporter | None = None,
     stop: threading.Event | None = None,
     trainers: dict[str, Any] | None = None,
+    on_stall: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """Train one run and write its folder; never raises for a failure inside training.
 
@@ -159,6 +163,12 @@ def execute_run(
     ``stop`` is set (preemption), the run checkpoints, is recorded as ``preempted`` and
     returns. ``trainers`` caches built :class:`~harness.train.Trainer` objects across runs
     that differ only in their seed, so their programs are traced and compiled once.
+
+    With ``on_stall`` and ``hardware.stall_timeout_min`` > 0 a :class:`harness.watchdog.Watchdog`
+    watches the run: when it enters no new phase for that long, the run is recorded as failed
+    (``StalledError: no progress for N s in <phase>``) and ``on_stall(run_id)`` is called from
+    the watchdog thread; it must leave the process (:func:`harness.watchdog.reexec_skipping`,
+    :func:`harness.watchdog.exit_stalled`), since the stuck thread cannot be stopped.
 
     Args:
         provenance: the spec file, overrides and command line, stored in ``config.json``.
@@ -178,7 +188,7 @@ def execute_run(
             reporter.note(run.run_id, f"skipped {run.run_id}: completed by another process")
             return RunOutcome(run.run_id, STATUS_SKIPPED)
         _set_aside_broken(rundir, reporter)
-        return _execute_owned(spec, run, results, provenance, reporter, stop, trainers)
+        return _execute_owned(spec, run, results, provenance, reporter, stop, trainers, on_stall)
     finally:
         lock.release()
 
@@ -215,6 +225,7 @@ def _execute_owned(
     reporter: Reporter,
     stop: threading.Event | None,
     trainers: dict[str, Any] | None,
+    on_stall: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """:func:`execute_run` once this process holds the run's lock."""
     from harness.train import Callbacks, Preempted, train
@@ -246,12 +257,28 @@ def _execute_owned(
         return _fail(run, rundir, record, exc, started, reporter)
     rows: list[dict[str, Any]] = []
 
+    timeout_s = 60.0 * spec.hardware.stall_timeout_min
+    watchdog: Watchdog | contextlib.nullcontext[None] = contextlib.nullcontext()
+    beat: Callable[..., None] = lambda phase=None: None  # noqa: E731
+    if on_stall is not None and timeout_s > 0:
+
+        def stalled(phase: str, idle_s: float) -> None:
+            _fail(
+                run, rundir, record, StalledError(stall_message(phase, idle_s)), started, reporter
+            )
+            on_stall(run.run_id)
+
+        watchdog = Watchdog(timeout_s, stalled)
+        beat = watchdog.beat
+
     def on_eval(point: dict[str, Any]) -> None:
+        beat()
         rows.extend(_metric_rows(spec.name, run, point))
         write_metrics(rundir.metrics, rows)
         reporter.evaluation(run.run_id, point)
 
     def on_progress(info: dict[str, Any]) -> None:
+        beat()
         reporter.progress(run.run_id, info)
         record["last_env_steps"] = info["env_steps"]
 
@@ -271,21 +298,25 @@ def _execute_owned(
         write_json(rundir.record, record)
         reporter.run_resumed(run.run_id, info["env_steps"])
 
-    callbacks = Callbacks(on_eval=on_eval, on_progress=on_progress, on_resume=on_resume)
+    callbacks = Callbacks(
+        on_eval=on_eval, on_progress=on_progress, on_resume=on_resume, on_phase=beat
+    )
     train_fn: Any = train
     if run.config.data.mode == "offline":
         from harness.offline import train_offline
 
         train_fn = train_offline
     try:
-        final = train_fn(
-            run.config,
-            callbacks,
-            trainer=_trainer(run, trainers),
-            checkpoint_dir=rundir.checkpoint,
-            checkpoint_every_s=60.0 * spec.hardware.checkpoint_every_min,
-            stop=stop,
-        )
+        with watchdog:
+            beat("building the trainer")
+            final = train_fn(
+                run.config,
+                callbacks,
+                trainer=_trainer(run, trainers),
+                checkpoint_dir=rundir.checkpoint,
+                checkpoint_every_s=60.0 * spec.hardware.checkpoint_every_min,
+                stop=stop,
+            )
     except Preempted as exc:
         on_disk = rundir.read_record() or {}
         record.update(

@@ -43,6 +43,7 @@ from harness.status import (
     summarize,
 )
 from harness.store import STATUS_COMPLETED, RunDir, now, read_json, set_aside, write_json
+from harness.watchdog import exit_stalled
 
 
 class SlurmUnavailable(RuntimeError):
@@ -93,6 +94,7 @@ class RunJob:
                     provenance,
                     ConsoleReporter(interval_s=60.0),
                     stop=self._stop,
+                    on_stall=exit_stalled,
                 )
             )
 
@@ -105,7 +107,8 @@ class RunJob:
             self._wait_for_checkpoint()
 
         signal.signal(signal.SIGTERM, on_term)
-        self._worker = threading.Thread(target=work, name=f"train-{self.run_id}")
+        # A daemon: a stalled run's thread cannot be joined (the watchdog exits the process).
+        self._worker = threading.Thread(target=work, name=f"train-{self.run_id}", daemon=True)
         self._worker.start()
         while self._worker.is_alive():
             self._worker.join(0.5)

@@ -410,13 +410,21 @@ class Callbacks:
     training continues from a checkpoint, with its ``iteration``, ``env_steps`` and ``wall_s``
     (training seconds before it): evaluations after that point will be made again, so rows
     recorded past it must be dropped.
-    ``on_checkpoint(info)`` is called after each checkpoint is written.
+    ``on_checkpoint(info)`` is called after each checkpoint is written. ``on_phase(name)`` is
+    called when training enters a phase ("init and prefill", "training iteration 12",
+    "evaluation", "checkpoint", ...): the heartbeat of :class:`harness.watchdog.Watchdog`.
     """
 
     on_eval: Callable[[dict[str, Any]], None] | None = None
     on_progress: Callable[[dict[str, Any]], None] | None = None
     on_resume: Callable[[dict[str, Any]], None] | None = None
     on_checkpoint: Callable[[dict[str, Any]], None] | None = None
+    on_phase: Callable[[str], None] | None = None
+
+    def phase(self, name: str) -> None:
+        """Say that training enters phase ``name`` (calls ``on_phase`` when set)."""
+        if self.on_phase is not None:
+            self.on_phase(name)
 
 
 class Preempted(Exception):
@@ -466,6 +474,7 @@ def train(
 
     restored = None
     if ckpt is not None:
+        callbacks.phase("restoring the checkpoint")
         restored = ckpt.restore(jax.eval_shape(trainer.init, k_init))
     if restored is not None:
         ts, record = restored
@@ -478,6 +487,7 @@ def train(
     else:
         # Committed to the device, as a restored checkpoint is: jit keys its programs on it,
         # so a resumed run then compiles nothing new (or finds it in the persistent cache).
+        callbacks.phase("init and prefill (compiles the env step and the actor)")
         ts = trainer.prefill(jax.device_put(trainer.init(k_init), jax.devices()[0]))
         first_it, eval_index, wall_offset, first_iter_s = 1, 0, 0.0, None
     compile_start = time.perf_counter()
@@ -504,6 +514,7 @@ def train(
         nonlocal last_ckpt
         if ckpt is None or iteration in saved_at:
             return
+        callbacks.phase("checkpoint")
         saved_at[:] = [iteration]
         ckpt.save(
             iteration,
@@ -522,6 +533,7 @@ def train(
 
     last: dict[str, float] = {}
     if eval_index == 0:
+        callbacks.phase("evaluation (compiles the evaluation)")
         metrics = _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], policy), "eval")
         metrics.update(
             _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], uniform), "random")
@@ -534,6 +546,9 @@ def train(
     evaluated = restored is None  # a start compiles the evaluation before the window
     try:
         for it in range(first_it, sched.num_iters + 1):
+            callbacks.phase(
+                f"training iteration {it}" + ("" if compiled else " (compiles the update)")
+            )
             ts, train_metrics = trainer.iteration(ts)
             if not compiled:  # left out of the steps/s window
                 jax.block_until_ready(ts.env_steps)
@@ -553,6 +568,7 @@ def train(
                     }
                 )
             if eval_index <= len(sched.eval_iters) and it == sched.eval_iters[eval_index - 1]:
+                callbacks.phase("evaluation")
                 eval_start = time.perf_counter()
                 metrics = _floats(
                     trainer.evaluate(ts.agent.actor_params, eval_keys[eval_index], policy), "eval"
@@ -586,6 +602,7 @@ def train(
         if ckpt is not None:
             ckpt.close()
     if checkpoint_dir is not None:
+        callbacks.phase("writing the final parameters")
         save_params(Path(checkpoint_dir).parent / "params", ts.agent)
         if cfg.data.save_replay:  # for `harness data export` (harness.datasets)
             from harness.datasets import save_replay

@@ -32,7 +32,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.spec",),  # the spec format
     ("envs",),  # the environments (a library of its own)
     ("harness.checkpoint",),  # orbax checkpoints; a failed write is a harness.store WriteError
-    ("harness", "harness.store", "harness.lock", "harness.progress", "harness.data"),
+    (
+        "harness",
+        "harness.store",
+        "harness.lock",
+        "harness.progress",
+        "harness.data",
+        "harness.watchdog",
+    ),
 )
 #: Most lines a file of harness/ may hold.
 MAX_LINES = 700

@@ -315,6 +315,13 @@ class HardwareSpec(_Section):
         description="Extra sbatch options, name -> value (e.g. {reservation: foo}).",
     )
     mem_gb: PositiveInt = Field(64, description="Host memory per job, GB.")
+    stall_timeout_min: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
+        60.0,
+        description="A run that enters no new phase (iteration, evaluation, checkpoint) for "
+        "this many minutes is recorded as failed ('no progress for N s in <phase>') and its "
+        "process leaves: `harness run` starts again and goes on with the other runs, a Slurm "
+        "task exits. Must exceed the longest compilation; 0 = no watchdog.",
+    )
     checkpoint_every_min: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
         30.0,
         description="Checkpoint the full training state (replay included) after an evaluation "
