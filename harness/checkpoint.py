@@ -12,6 +12,7 @@ that fails for want of space or permission removes orbax's temporary folder and 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import sys
 import warnings
@@ -240,3 +241,18 @@ def _storable_abstract(abstract_state: Any) -> Any:
 def abstract(tree: Any) -> Any:
     """Shape-dtype skeleton of a pytree of arrays."""
     return jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
+
+
+def save_params(directory: Path, agent: Any) -> None:
+    """Write the final parameters of an agent state: every field but the optimiser states
+    (``*_opt``). For CRL: ``actor_params``, ``critic_params`` and ``log_alpha`` (value maps,
+    evaluation); SAC adds ``target_critic_params``, TD3 its targets and step counter.
+
+    Restore with ``orbax.checkpoint.StandardCheckpointer().restore(directory)``.
+    """
+    payload = {
+        f.name: getattr(agent, f.name)
+        for f in dataclasses.fields(agent)
+        if not f.name.endswith("_opt")
+    }
+    save_tree(directory, payload)

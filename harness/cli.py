@@ -23,7 +23,6 @@ from harness.store import WriteError
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_RESULTS = Path("results")
 #: `harness plan` prints plain text instead of a rich table beyond this many runs.
-_PLAIN_ROWS = 500
 
 # Wide enough for the run tables when output goes to a file or a pipe (rich would use 80).
 _WIDTH = max(shutil.get_terminal_size((160, 24)).columns, 120)
@@ -63,6 +62,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from harness.plan import describe
+    from harness.progress import print_table
 
     spec = _load(args.spec, args.set)
     rows = describe(spec, Path(args.results))
@@ -74,32 +74,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
     show_algo = any(r["data_mode"] != "online" or r["algo"] != "crl" for r in rows)
     headers = ["run_id", "env", *(("algo", "data") if show_algo else ()), "critic", "actor"]
     headers += ["width", "batch", "seed", "env steps", "grad steps", "critic params"]
-    headers += ["actor params", "status"]
+    grouped = spec.hardware.seed_group > 1
+    headers += ["actor params", *(("group",) if grouped else ()), "status"]
     cells = [
         [r["run_id"], r["env_id"], *((r["algo"], r["data_mode"]) if show_algo else ())]
         + [str(r[k]) for k in ("critic_depth", "actor_depth", "width", "batch_size", "seed")]
         + [f"{r['env_steps']:,}", f"{r['grad_steps']:,}", f"{r['critic_params'] / 1e6:.2f}M"]
-        + [f"{r['actor_params'] / 1e6:.2f}M", r["status"]]
+        + [f"{r['actor_params'] / 1e6:.2f}M", *((str(r["group"]),) if grouped else ())]
+        + [r["status"]]
         for r in rows
     ]
     left = {"run_id", "env", "algo", "data", "status"}
-    if len(rows) > _PLAIN_ROWS:  # rich lays out 10,000 rows in 10 s, plain text at once
-        widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
-        lines = [
-            "  ".join(
-                c.ljust(w) if h in left else c.rjust(w)
-                for c, w, h in zip(row, widths, headers, strict=True)
-            ).rstrip()
-            for row in [headers, *cells]
-        ]
-        print("\n".join([title, *lines]))
-    else:
-        table = Table(title=title)
-        for header in headers:
-            table.add_column(header, justify="left" if header in left else "right")
-        for row in cells:
-            table.add_row(*row)
-        _out.print(table)
+    print_table(_out, title, headers, cells, left)
+    memory = [r["state_gb"] for r in rows if r["state_gb"] is not None]
+    if memory:
+        groups = len({r["group"] for r in rows})
+        where = f"{groups} seed groups of up to {spec.hardware.seed_group}; " if grouped else ""
+        _out.print(
+            f"{where}largest training state {max(memory):.2f} GB on the device (replays, "
+            "parameters, Adam moments; activations not counted)",
+            markup=False,
+        )
     if spec.description:
         _out.print(spec.description, markup=False)
     return EXIT_OK
@@ -107,13 +102,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.launch import run_local
-    from harness.plan import check_datasets, check_results
+    from harness.plan import check_datasets, check_memory, check_results
     from harness.progress import ConsoleReporter, summary_table
     from harness.status import summarize
     from harness.watchdog import reexec_skipping
 
     spec = _load(args.spec, args.set)
     check_datasets(spec, args.spec, Path(args.results))
+    check_memory(spec, args.spec)  # exit 2 on a seed group that cannot fit the device
     check_results(spec, Path(args.results))  # exit 2 on a folder that cannot be written
     executor = args.executor or spec.hardware.executor
     if executor == "slurm":

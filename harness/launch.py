@@ -13,12 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.plan import expand
+from harness.plan import expand, seed_groups
 from harness.progress import NullReporter, Reporter
 
 # Re-exported: these lived here before running one run (harness.runner) and the status of a run
 # (harness.status) became modules of their own, under both executors.
 from harness.runner import RunOutcome as RunOutcome
+from harness.runner import execute_group as execute_group
 from harness.runner import execute_run as execute_run
 from harness.runner import label as label
 from harness.runner import write_run_config as write_run_config
@@ -33,13 +34,15 @@ def run_local(
     results: Path,
     provenance: dict[str, Any],
     reporter: Reporter | None = None,
-    on_stall: Callable[[str], None] | None = None,
+    on_stall: Callable[[list[str]], None] | None = None,
 ) -> list[RunOutcome]:
     """Run every pending run of ``spec`` in this process; skip completed ones.
 
-    ``on_stall`` arms the stall watchdog (:func:`harness.runner.execute_run`); ``harness run``
-    passes :func:`harness.watchdog.reexec_skipping`, so a stalled run is recorded as failed and
-    the command starts again without it. Runs that stalled earlier in this command
+    Pending runs that differ only in their seed train together in groups of up to
+    ``hardware.seed_group`` (:func:`harness.plan.seed_groups`,
+    :func:`harness.runner.execute_group`). ``on_stall`` arms the stall watchdog; ``harness
+    run`` passes :func:`harness.watchdog.reexec_skipping`, so a stalled run is recorded as
+    failed and the command starts again without it. Runs that stalled earlier in this command
     (:func:`harness.watchdog.stalled_runs`) are skipped and reported failed.
     """
     from harness.train import enable_compilation_cache
@@ -48,25 +51,34 @@ def run_local(
     enable_compilation_cache()
     reporter = reporter or NullReporter()
     runs = expand(spec)
-    outcomes = []
+    index_of = {run.run_id: index for index, run in enumerate(runs, start=1)}
+    outcomes: dict[str, RunOutcome] = {}
     trainers: dict[str, Any] = {}
     stalled = stalled_runs()
+    pending = []
     for index, run in enumerate(runs, start=1):
         rundir = RunDir(results, spec.name, run.run_id)
         if rundir.is_complete():
             reporter.run_skipped(index, len(runs), run.run_id, label(run))
-            outcomes.append(RunOutcome(run.run_id, "skipped"))
-            continue
-        if run.run_id in stalled:
+            outcomes[run.run_id] = RunOutcome(run.run_id, "skipped")
+        elif run.run_id in stalled:
             error = (rundir.read_record() or {}).get("error") or {}
             message = f"stalled earlier in this command: {error.get('message', 'no progress')}"
             reporter.note(run.run_id, f"run {index}/{len(runs)} {run.run_id}: {message}")
-            outcomes.append(RunOutcome(run.run_id, "failed", message))
-            continue
-        reporter.run_started(index, len(runs), run.run_id, label(run))
-        outcomes.append(
-            execute_run(
-                spec, run, results, provenance, reporter, trainers=trainers, on_stall=on_stall
-            )
-        )
-    return outcomes
+            outcomes[run.run_id] = RunOutcome(run.run_id, "failed", message)
+        else:
+            pending.append(run)
+    for group in seed_groups(pending, spec.hardware.seed_group):
+        for run in group:
+            reporter.run_started(index_of[run.run_id], len(runs), run.run_id, label(run))
+        if len(group) > 1:
+            reporter.note(group[0].run_id, f"training seeds {_seeds(group)} together")
+        for outcome in execute_group(
+            spec, group, results, provenance, reporter, trainers=trainers, on_stall=on_stall
+        ):
+            outcomes[outcome.run_id] = outcome
+    return [outcomes[run.run_id] for run in runs if run.run_id in outcomes]
+
+
+def _seeds(group: list[Any]) -> str:
+    return ", ".join(str(run.config.seed) for run in group)

@@ -612,7 +612,7 @@ def train_offline(
         if ckpt is not None:
             ckpt.close()
     if checkpoint_dir is not None:
-        from harness.train import save_params
+        from harness.checkpoint import save_params
 
         callbacks.phase("writing the final parameters")
         save_params(Path(checkpoint_dir).parent / "params", state.agent)

@@ -111,6 +111,34 @@ def expand(spec: Spec) -> list[PlannedRun]:
     return runs
 
 
+def seed_groups(runs: list[PlannedRun], size: int) -> list[list[PlannedRun]]:
+    """Groups of runs to train together (``hardware.seed_group``): consecutive runs whose
+    configs differ only in the seed, at most ``size`` per group, in order. Offline runs and
+    ``size`` 1 give groups of one. Run ids do not depend on the grouping.
+
+    Args:
+        runs: runs in sweep order (seeds innermost, as :func:`expand` gives them); pass only
+            the pending ones, so that a finished seed is never trained again.
+        size: most seeds per group (>= 1).
+    """
+    groups: list[list[PlannedRun]] = []
+    key_of_last: str | None = None
+    for run in runs:
+        key = json.dumps(run.config.model_dump(mode="json", exclude={"seed"}), sort_keys=True)
+        joins = (
+            groups
+            and key == key_of_last
+            and len(groups[-1]) < size
+            and run.config.data.mode == "online"
+        )
+        if joins:
+            groups[-1].append(run)
+        else:
+            groups.append([run])
+        key_of_last = key
+    return groups
+
+
 def param_counts(config: RunConfig) -> dict[str, int]:
     """Parameter counts of actor and critic (both CRL encoders, or both Q-networks of the TD
     baselines; targets not counted), from the env's dimensions.
@@ -140,12 +168,69 @@ def param_counts(config: RunConfig) -> dict[str, int]:
     return {"actor_params": actor, "critic_params": critic}
 
 
+def state_bytes(config: RunConfig, n: int = 1) -> int | None:
+    """Expected device memory of the training state of ``n`` seeds of an online run trained
+    together (:func:`harness.seeds.group_memory_bytes`): each seed's replay
+    (:func:`harness.replay.replay_init`'s layout) plus its parameters with Adam's two moments
+    (and the TD baselines' target networks). None for offline runs (their dataset is shared).
+    Activations, env states and XLA's scratch space are not counted."""
+    from harness.seeds import group_memory_bytes
+
+    if config.data.mode != "online":
+        return None
+    info = envs.info(config.env.id)
+    cells = config.data.replay_size_per_env * config.data.num_envs
+    replay = 4 * cells * (info.state_dim + info.action_dim + 1)
+    if config.algo.name in TD_ALGOS:  # commanded goals and terminal flags are kept
+        replay += cells * (4 * info.goal_dim + 1)
+    counts = param_counts(config)
+    copies = 4 if config.algo.name in TD_ALGOS else 3  # params, Adam m and v (+ targets)
+    params = counts["actor_params"] + counts["critic_params"]
+    return group_memory_bytes(n, replay, params, copies)
+
+
+def check_memory(spec: Spec, source: str) -> None:
+    """Every seed group of ``spec`` fits ``hardware.device_memory_gb`` (when set).
+
+    Raises:
+        SpecError: ``SOURCE: hardware.seed_group: ...`` naming the group's expected memory,
+            the stated memory and the largest group size that fits.
+    """
+    limit = spec.hardware.device_memory_gb
+    if limit is None:
+        return
+    problems = []
+    for group in seed_groups(expand(spec), spec.hardware.seed_group):
+        need = state_bytes(group[0].config, len(group))
+        if need is None or need <= limit * 1e9:
+            continue
+        one = state_bytes(group[0].config, 1) or 1
+        fits = int(limit * 1e9 // one)
+        problems.append(
+            f"{source}: hardware.seed_group: a group of {len(group)} seeds of "
+            f"{group[0].config.env_label} (critic depth {group[0].config.network.critic_depth}) "
+            f"needs about {need / 1e9:.1f} GB for replays, parameters and Adam moments, more "
+            f"than hardware.device_memory_gb = {limit:g}; at most {fits} seeds fit"
+        )
+        break
+    if problems:
+        raise SpecError(problems)
+
+
 def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:
-    """Rows for ``harness plan``: one per run with ids, sizes, steps and completion state."""
+    """Rows for ``harness plan``: one per run with ids, sizes, steps and completion state, its
+    seed group (``group``, numbered from 1, over all runs; at run time groups form from the
+    pending runs only) and the expected device memory of that group's state (``state_gb``,
+    :func:`state_bytes`; None offline)."""
     from harness.train import schedule
 
+    runs = expand(spec)
+    group_of: dict[str, tuple[int, int]] = {}
+    for number, group in enumerate(seed_groups(runs, spec.hardware.seed_group), start=1):
+        for run in group:
+            group_of[run.run_id] = (number, len(group))
     rows = []
-    for run in expand(spec):
+    for run in runs:
         cfg = run.config
         if cfg.data.mode == "offline":
             from harness.offline import offline_schedule
@@ -170,6 +255,10 @@ def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:
                 "grad_steps": grad_steps,
                 **param_counts(cfg),
                 "status": status,
+                "group": group_of[run.run_id][0],
+                "state_gb": (lambda b: None if b is None else b / 1e9)(
+                    state_bytes(cfg, group_of[run.run_id][1])
+                ),
                 "axes": run.axes,
                 "path": str(rundir.path),
             }

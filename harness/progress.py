@@ -132,6 +132,34 @@ class ConsoleReporter:
         self.console.print(f"  {message}", markup=False)
 
 
+#: Above this many rows a table is printed as plain text: rich lays out 10,000 rows in 10 s.
+PLAIN_ROWS = 500
+
+
+def print_table(
+    console: Console, title: str, headers: list[str], cells: list[list[str]], left: set[str]
+) -> None:
+    """Print a table of strings: a rich table, or aligned plain text above :data:`PLAIN_ROWS`
+    rows. Columns named in ``left`` are left-aligned, the others right-aligned."""
+    if len(cells) > PLAIN_ROWS:
+        widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+        lines = [
+            "  ".join(
+                c.ljust(w) if h in left else c.rjust(w)
+                for c, w, h in zip(row, widths, headers, strict=True)
+            ).rstrip()
+            for row in [headers, *cells]
+        ]
+        print("\n".join([title, *lines]))
+        return
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header, justify="left" if header in left else "right")
+    for row in cells:
+        table.add_row(*row)
+    console.print(table)
+
+
 def summary_table(rows: list[dict[str, Any]], title: str = "Summary") -> Table:
     """A rich table of run summaries (see :func:`harness.launch.summarize`); the unreadable
     files of ``broken`` runs are named below it."""

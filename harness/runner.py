@@ -145,52 +145,103 @@ def execute_run(
     reporter: Reporter | None = None,
     stop: threading.Event | None = None,
     trainers: dict[str, Any] | None = None,
-    on_stall: Callable[[str], None] | None = None,
+    on_stall: Callable[[list[str]], None] | None = None,
 ) -> RunOutcome:
     """Train one run and write its folder; never raises for a failure inside training.
 
-    Only one process trains a run at a time: this one first takes the run folder's lock
-    (:func:`harness.lock.acquire`), and skips the run (outcome ``skipped``, its files left
-    alone) when another live process holds it or completed it meanwhile. The lock is released
-    on any exit (the kernel drops it if the process dies). A file of the run that cannot be read
-    (``run.json``, ``metrics.parquet``) is renamed to ``<name>.broken-<timestamp>`` and the run
-    is trained again (from scratch when its metrics were lost).
+    A seed group of one (:func:`execute_group`); see there.
+    """
+    return execute_group(spec, [run], results, provenance, reporter, stop, trainers, on_stall)[0]
 
-    Writes ``config.json`` first, ``metrics.parquet`` after every evaluation (atomically, so a
-    crash leaves the evaluations so far), and ``run.json`` last with the final status. A run
+
+def execute_group(
+    spec: Spec,
+    runs: list[PlannedRun],
+    results: Path,
+    provenance: dict[str, Any],
+    reporter: Reporter | None = None,
+    stop: threading.Event | None = None,
+    trainers: dict[str, Any] | None = None,
+    on_stall: Callable[[list[str]], None] | None = None,
+) -> list[RunOutcome]:
+    """Train runs that differ only in their seed together (``hardware.seed_group``,
+    :func:`harness.train.train_group`) and write each run's folder exactly as a solo run would;
+    never raises for a failure inside training. Returns one outcome per run, in order.
+
+    Only one process trains a run at a time: this one first takes each run folder's lock
+    (:func:`harness.lock.acquire`), and skips a run (outcome ``skipped``, its files left
+    alone) when another live process holds it or completed it meanwhile. Locks are released on
+    any exit (the kernel drops them if the process dies). A file of a run that cannot be read
+    (``run.json``, ``metrics.parquet``) is renamed to ``<name>.broken-<timestamp>`` and the run
+    is trained again (from scratch when its metrics were lost). The seeds left train as one
+    group when their checkpoints are of one iteration (or none); seeds at different iterations
+    (a kill between two seeds' saves) train as separate groups, and offline runs one by one.
+
+    Per run: ``config.json`` first, ``metrics.parquet`` after every evaluation (atomically, so
+    a crash leaves the evaluations so far), and ``run.json`` last with the final status. A run
     with a checkpoint resumes from it: evaluation rows recorded after the checkpoint are
-    dropped and made again, so the final Parquet has each evaluation exactly once. When
-    ``stop`` is set (preemption), the run checkpoints, is recorded as ``preempted`` and
-    returns. ``trainers`` caches built :class:`~harness.train.Trainer` objects across runs
-    that differ only in their seed, so their programs are traced and compiled once.
+    dropped and made again, so the final Parquet has each evaluation exactly once. A seed that
+    diverges is recorded failed while the others go on. When ``stop`` is set (preemption), the
+    runs checkpoint, are recorded as ``preempted`` and return. ``trainers`` caches built
+    :class:`~harness.train.Trainer` objects across runs that differ only in their seed, so
+    their programs are traced and compiled once.
 
     With ``on_stall`` and ``hardware.stall_timeout_min`` > 0 a :class:`harness.watchdog.Watchdog`
-    watches the run: when it enters no new phase for that long, the run is recorded as failed
-    (``StalledError: no progress for N s in <phase>``) and ``on_stall(run_id)`` is called from
-    the watchdog thread; it must leave the process (:func:`harness.watchdog.reexec_skipping`,
-    :func:`harness.watchdog.exit_stalled`), since the stuck thread cannot be stopped.
+    watches the group: when it enters no new phase for that long, its runs are recorded as
+    failed (``StalledError: no progress for N s in <phase>``) and ``on_stall(run_ids)`` is
+    called from the watchdog thread; it must leave the process
+    (:func:`harness.watchdog.reexec_skipping`, :func:`harness.watchdog.exit_stalled`), since
+    the stuck thread cannot be stopped.
 
     Args:
+        runs: runs of one config up to the seed (:func:`harness.plan.seed_groups`).
         provenance: the spec file, overrides and command line, stored in ``config.json``.
 
     Raises:
-        KeyboardInterrupt: after recording the run as failed (interrupted).
+        KeyboardInterrupt: after recording the runs as failed (interrupted).
     """
     reporter = reporter or NullReporter()
-    rundir = RunDir(results, spec.name, run.run_id)
-    lock = acquire(rundir.path)
-    if lock is None:
-        detail = f"running in another process ({_owner(rundir)})"
-        reporter.note(run.run_id, f"skipped {run.run_id}: {detail}")
-        return RunOutcome(run.run_id, STATUS_SKIPPED, detail)
+    outcomes: dict[str, RunOutcome] = {}
+    owned: list[tuple[PlannedRun, Any]] = []
     try:
-        if rundir.is_complete():  # completed by the process this one waited for
-            reporter.note(run.run_id, f"skipped {run.run_id}: completed by another process")
-            return RunOutcome(run.run_id, STATUS_SKIPPED)
-        _set_aside_broken(rundir, reporter)
-        return _execute_owned(spec, run, results, provenance, reporter, stop, trainers, on_stall)
+        for run in runs:
+            rundir = RunDir(results, spec.name, run.run_id)
+            lock = acquire(rundir.path)
+            if lock is None:
+                detail = f"running in another process ({_owner(rundir)})"
+                reporter.note(run.run_id, f"skipped {run.run_id}: {detail}")
+                outcomes[run.run_id] = RunOutcome(run.run_id, STATUS_SKIPPED, detail)
+                continue
+            if rundir.is_complete():  # completed by the process this one waited for
+                lock.release()
+                reporter.note(run.run_id, f"skipped {run.run_id}: completed by another process")
+                outcomes[run.run_id] = RunOutcome(run.run_id, STATUS_SKIPPED)
+                continue
+            _set_aside_broken(rundir, reporter)
+            owned.append((run, lock))
+        for batch in _resume_groups([run for run, _ in owned], results, spec.name):
+            for outcome in _execute_owned(
+                spec, batch, results, provenance, reporter, stop, trainers, on_stall
+            ):
+                outcomes[outcome.run_id] = outcome
     finally:
-        lock.release()
+        for _, lock in owned:
+            lock.release()
+    return [outcomes[run.run_id] for run in runs]
+
+
+def _resume_groups(runs: list[PlannedRun], results: Path, spec_name: str) -> list[list[PlannedRun]]:
+    """Split owned runs into the groups that can train together: online runs whose newest
+    checkpoint is of one iteration (or who have none), in order; offline runs alone."""
+    groups: dict[Any, list[PlannedRun]] = {}
+    for run in runs:
+        if run.config.data.mode == "offline":
+            groups[("offline", run.run_id)] = [run]
+            continue
+        folder = RunDir(results, spec_name, run.run_id).checkpoint
+        steps = [int(p.name) for p in folder.glob("*") if p.name.isdigit()]
+        groups.setdefault(max(steps, default=None), []).append(run)
+    return list(groups.values())
 
 
 def _owner(rundir: RunDir) -> str:
@@ -217,180 +268,238 @@ def _set_aside_broken(rundir: RunDir, reporter: Reporter) -> None:
             shutil.rmtree(rundir.checkpoint, ignore_errors=True)
 
 
+class _Recorder:
+    """The files of one run while this process trains it: ``run.json``, ``config.json``,
+    ``metrics.parquet``, and the callbacks that write them."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        run: PlannedRun,
+        results: Path,
+        provenance: dict[str, Any],
+        reporter: Reporter,
+    ) -> None:
+        self.spec, self.run, self.results = spec, run, results
+        self.provenance, self.reporter = provenance, reporter
+        self.rundir = RunDir(results, spec.name, run.run_id)
+        # wall_s in run.json: this attempt's seconds plus, after a resume, the training seconds
+        # before its checkpoint (as the Parquet's wall_s); on_resume moves `started` back.
+        self.started = time.time()
+        self.rows: list[dict[str, Any]] = []
+        self.record: dict[str, Any] = {}
+
+    def start(self) -> None:
+        """Write ``run.json`` (status running, this process as owner) and ``config.json``.
+
+        Raises:
+            WriteError: the disk is full or the folder cannot be written.
+        """
+        try:
+            previous = self.rundir.read_record(strict=True) or {}
+        except BrokenFile:  # set aside meanwhile? start the counts again
+            previous = {}
+        self.record = {
+            "run_id": self.run.run_id,
+            "spec": self.spec.name,
+            "status": STATUS_RUNNING,
+            "started_at": now(),
+            "attempts": int(previous.get("attempts", 0)) + 1,
+            "resumes": int(previous.get("resumes", 0)),
+            "slurm_job_id": _slurm_job_id(),
+            **this_owner(),  # pid and hostname: who holds the lock
+        }
+        write_json(self.rundir.record, self.record)  # the owner first, for others to name it
+        self.record.update(versions=versions(), host=host_info())
+        write_run_config(self.spec, self.run, self.results, self.provenance)
+        write_json(self.rundir.record, self.record)
+
+    def callbacks(self, beat: Callable[..., None]) -> Any:
+        """:class:`harness.train.Callbacks` writing this run's files (``beat``: the
+        watchdog's heartbeat)."""
+        from harness.train import Callbacks
+
+        run, rundir, record = self.run, self.rundir, self.record
+
+        def on_eval(point: dict[str, Any]) -> None:
+            beat()
+            self.rows.extend(_metric_rows(self.spec.name, run, point))
+            write_metrics(rundir.metrics, self.rows)
+            self.reporter.evaluation(run.run_id, point)
+
+        def on_progress(info: dict[str, Any]) -> None:
+            beat()
+            self.reporter.progress(run.run_id, info)
+            record["last_env_steps"] = info["env_steps"]
+
+        # Offline rows all carry the dataset size as env_steps: they are ordered by grad_steps.
+        step = "grad_steps" if run.config.data.mode == "offline" else "env_steps"
+
+        def on_resume(info: dict[str, Any]) -> None:
+            kept = []
+            if rundir.metrics.exists():
+                rows = read_metrics(rundir.metrics).to_pylist()
+                kept = [r for r in rows if r[step] <= info[step]]
+            self.rows[:] = kept
+            self.started -= float(info.get("wall_s", 0.0))
+            record["resumes"] += 1
+            record["resumed_from_env_steps"] = info["env_steps"]
+            record["resumed_from_wall_s"] = float(info.get("wall_s", 0.0))
+            write_json(rundir.record, record)
+            self.reporter.run_resumed(run.run_id, info["env_steps"])
+
+        return Callbacks(
+            on_eval=on_eval, on_progress=on_progress, on_resume=on_resume, on_phase=beat
+        )
+
+    def completed(self, final: dict[str, float]) -> RunOutcome:
+        """Record the run as completed; drop its training checkpoint (params/ stays)."""
+        self.record.update(
+            status=STATUS_COMPLETED,
+            finished_at=now(),
+            wall_s=time.time() - self.started,
+            final=final,
+            error=None,
+        )
+        try:
+            write_record(self.rundir.record, self.record)
+        except WriteError as exc:
+            return self.failed(exc)
+        # The training checkpoint (replay included) is only for resuming.
+        shutil.rmtree(self.rundir.checkpoint, ignore_errors=True)
+        score = (
+            f"success {final['eval/success']:.2f}"
+            if "eval/success" in final
+            else f"time_at_goal {final.get('eval/time_at_goal', 0.0):.1f}"
+        )
+        detail = f"in {self.record['wall_s']:.0f}s, {score}"
+        self.reporter.run_finished(self.run.run_id, STATUS_COMPLETED, detail)
+        return RunOutcome(self.run.run_id, STATUS_COMPLETED)
+
+    def preempted(self, exc: Exception) -> RunOutcome:
+        """Record the run as preempted (or cancelled, when `harness cancel` said so first)."""
+        on_disk = self.rundir.read_record() or {}
+        self.record.update(
+            status="cancelled" if on_disk.get("status") == "cancelled" else STATUS_PREEMPTED,
+            finished_at=now(),
+            wall_s=time.time() - self.started,
+            error=None,
+            note=str(exc),
+        )
+        write_json(self.rundir.record, self.record)
+        self.reporter.run_finished(self.run.run_id, STATUS_PREEMPTED, str(exc))
+        return RunOutcome(self.run.run_id, STATUS_PREEMPTED)
+
+    def interrupted(self) -> None:
+        """Record the run as failed by the user's interrupt (Ctrl-C)."""
+        self.record.update(
+            status=STATUS_FAILED,
+            error={"type": "KeyboardInterrupt", "message": "interrupted by the user"},
+            finished_at=now(),
+            wall_s=time.time() - self.started,
+        )
+        write_json(self.rundir.record, self.record)
+        self.reporter.run_finished(self.run.run_id, STATUS_FAILED, "interrupted")
+
+    def failed(self, exc: BaseException) -> RunOutcome:
+        """Record the run as failed with ``exc``, after removing what its interrupted writes
+        left (:func:`harness.store.remove_temporaries`); on a full disk ``run.json`` is written
+        in place, shortened if need be (:func:`harness.store.write_record`)."""
+        remove_temporaries(self.rundir.path)
+        message = f"{type(exc).__name__}: {exc}"
+        self.record.update(
+            status=STATUS_FAILED,
+            error={
+                "type": type(exc).__name__,
+                "message": str(exc),
+                "traceback": "".join(traceback.format_exception(exc)),
+            },
+            finished_at=now(),
+            wall_s=time.time() - self.started,
+        )
+        try:
+            write_record(self.rundir.record, self.record)
+        except WriteError as failed:
+            message += f" (and run.json could not record it: {failed.cause})"
+        self.reporter.run_finished(self.run.run_id, STATUS_FAILED, message)
+        return RunOutcome(self.run.run_id, STATUS_FAILED, message)
+
+
 def _execute_owned(
     spec: Spec,
-    run: PlannedRun,
+    runs: list[PlannedRun],
     results: Path,
     provenance: dict[str, Any],
     reporter: Reporter,
     stop: threading.Event | None,
     trainers: dict[str, Any] | None,
-    on_stall: Callable[[str], None] | None = None,
-) -> RunOutcome:
-    """:func:`execute_run` once this process holds the run's lock."""
-    from harness.train import Callbacks, Preempted, train
+    on_stall: Callable[[list[str]], None] | None = None,
+) -> list[RunOutcome]:
+    """:func:`execute_group` once this process holds the runs' locks (one resume group)."""
+    from harness.train import Preempted, train_group
 
-    rundir = RunDir(results, spec.name, run.run_id)
-    # wall_s in run.json: this attempt's seconds plus, after a resume, the training seconds
-    # before its checkpoint (as the Parquet's wall_s); on_resume moves `started` back.
-    started = time.time()
-    try:
-        previous = rundir.read_record(strict=True) or {}
-    except BrokenFile:  # set aside meanwhile? start the counts again
-        previous = {}
-    record: dict[str, Any] = {
-        "run_id": run.run_id,
-        "spec": spec.name,
-        "status": STATUS_RUNNING,
-        "started_at": now(),
-        "attempts": int(previous.get("attempts", 0)) + 1,
-        "resumes": int(previous.get("resumes", 0)),
-        "slurm_job_id": _slurm_job_id(),
-        **this_owner(),  # pid and hostname: who holds the lock
-    }
-    try:
-        write_json(rundir.record, record)  # the owner first, for a second process to name it
-        record.update(versions=versions(), host=host_info())
-        write_run_config(spec, run, results, provenance)
-        write_json(rundir.record, record)
-    except WriteError as exc:  # a full disk: record the failure where it still fits
-        return _fail(run, rundir, record, exc, started, reporter)
-    rows: list[dict[str, Any]] = []
-
+    outcomes: list[RunOutcome] = []
+    recorders: list[_Recorder] = []
+    for run in runs:
+        recorder = _Recorder(spec, run, results, provenance, reporter)
+        try:
+            recorder.start()
+            recorders.append(recorder)
+        except WriteError as exc:  # a full disk: record the failure where it still fits
+            outcomes.append(recorder.failed(exc))
+    if not recorders:
+        return outcomes
     timeout_s = 60.0 * spec.hardware.stall_timeout_min
     watchdog: Watchdog | contextlib.nullcontext[None] = contextlib.nullcontext()
     beat: Callable[..., None] = lambda phase=None: None  # noqa: E731
     if on_stall is not None and timeout_s > 0:
 
         def stalled(phase: str, idle_s: float) -> None:
-            _fail(
-                run, rundir, record, StalledError(stall_message(phase, idle_s)), started, reporter
-            )
-            on_stall(run.run_id)
+            for recorder in recorders:
+                recorder.failed(StalledError(stall_message(phase, idle_s)))
+            on_stall([r.run.run_id for r in recorders])
 
         watchdog = Watchdog(timeout_s, stalled)
         beat = watchdog.beat
-
-    def on_eval(point: dict[str, Any]) -> None:
-        beat()
-        rows.extend(_metric_rows(spec.name, run, point))
-        write_metrics(rundir.metrics, rows)
-        reporter.evaluation(run.run_id, point)
-
-    def on_progress(info: dict[str, Any]) -> None:
-        beat()
-        reporter.progress(run.run_id, info)
-        record["last_env_steps"] = info["env_steps"]
-
-    # Offline rows all carry the dataset size as env_steps: they are ordered by grad_steps.
-    step = "grad_steps" if run.config.data.mode == "offline" else "env_steps"
-
-    def on_resume(info: dict[str, Any]) -> None:
-        nonlocal started
-        kept = []
-        if rundir.metrics.exists():
-            kept = [r for r in read_metrics(rundir.metrics).to_pylist() if r[step] <= info[step]]
-        rows[:] = kept
-        started -= float(info.get("wall_s", 0.0))
-        record["resumes"] += 1
-        record["resumed_from_env_steps"] = info["env_steps"]
-        record["resumed_from_wall_s"] = float(info.get("wall_s", 0.0))
-        write_json(rundir.record, record)
-        reporter.run_resumed(run.run_id, info["env_steps"])
-
-    callbacks = Callbacks(
-        on_eval=on_eval, on_progress=on_progress, on_resume=on_resume, on_phase=beat
-    )
-    train_fn: Any = train
-    if run.config.data.mode == "offline":
-        from harness.offline import train_offline
-
-        train_fn = train_offline
+    first = recorders[0].run
+    checkpoint_every_s = 60.0 * spec.hardware.checkpoint_every_min
     try:
         with watchdog:
             beat("building the trainer")
-            final = train_fn(
-                run.config,
-                callbacks,
-                trainer=_trainer(run, trainers),
-                checkpoint_dir=rundir.checkpoint,
-                checkpoint_every_s=60.0 * spec.hardware.checkpoint_every_min,
-                stop=stop,
-            )
+            trainer = _trainer(first, trainers)
+            if first.config.data.mode == "offline":
+                from harness.offline import train_offline
+
+                finals: list[Any] = [
+                    train_offline(
+                        first.config,
+                        recorders[0].callbacks(beat),
+                        trainer=trainer,
+                        checkpoint_dir=recorders[0].rundir.checkpoint,
+                        checkpoint_every_s=checkpoint_every_s,
+                        stop=stop,
+                    )
+                ]
+            else:
+                finals = train_group(
+                    [r.run.config for r in recorders],
+                    [r.callbacks(beat) for r in recorders],
+                    trainer=trainer,
+                    checkpoint_dirs=[r.rundir.checkpoint for r in recorders],
+                    checkpoint_every_s=checkpoint_every_s,
+                    stop=stop,
+                )
     except Preempted as exc:
-        on_disk = rundir.read_record() or {}
-        record.update(
-            # `harness cancel` may have recorded the run as cancelled before the signal came.
-            status="cancelled" if on_disk.get("status") == "cancelled" else STATUS_PREEMPTED,
-            finished_at=now(),
-            wall_s=time.time() - started,
-            error=None,
-            note=str(exc),
-        )
-        write_json(rundir.record, record)
-        reporter.run_finished(run.run_id, STATUS_PREEMPTED, str(exc))
-        return RunOutcome(run.run_id, STATUS_PREEMPTED)
+        return outcomes + [r.preempted(exc) for r in recorders]
     except KeyboardInterrupt:
-        record.update(
-            status=STATUS_FAILED,
-            error={"type": "KeyboardInterrupt", "message": "interrupted by the user"},
-            finished_at=now(),
-            wall_s=time.time() - started,
-        )
-        write_json(rundir.record, record)
-        reporter.run_finished(run.run_id, STATUS_FAILED, "interrupted")
+        for recorder in recorders:
+            recorder.interrupted()
         raise
     except Exception as exc:  # a failing run is recorded and the sweep goes on
-        return _fail(run, rundir, record, exc, started, reporter)
-    record.update(
-        status=STATUS_COMPLETED,
-        finished_at=now(),
-        wall_s=time.time() - started,
-        final=final,
-        error=None,
-    )
-    try:
-        write_record(rundir.record, record)
-    except WriteError as exc:
-        return _fail(run, rundir, record, exc, started, reporter)
-    # The training checkpoint (replay included) is only for resuming; the final parameters
-    # stay in params/.
-    shutil.rmtree(rundir.checkpoint, ignore_errors=True)
-    score = (
-        f"success {final['eval/success']:.2f}"
-        if "eval/success" in final
-        else f"time_at_goal {final.get('eval/time_at_goal', 0.0):.1f}"
-    )
-    reporter.run_finished(run.run_id, STATUS_COMPLETED, f"in {record['wall_s']:.0f}s, {score}")
-    return RunOutcome(run.run_id, STATUS_COMPLETED)
-
-
-def _fail(
-    run: PlannedRun,
-    rundir: RunDir,
-    record: dict[str, Any],
-    exc: Exception,
-    started: float,
-    reporter: Reporter,
-) -> RunOutcome:
-    """Record a run that raised as failed, after removing what its interrupted writes left
-    (:func:`harness.store.remove_temporaries`); on a full disk ``run.json`` is written in
-    place, shortened if need be (:func:`harness.store.write_record`)."""
-    remove_temporaries(rundir.path)
-    message = f"{type(exc).__name__}: {exc}"
-    record.update(
-        status=STATUS_FAILED,
-        error={
-            "type": type(exc).__name__,
-            "message": str(exc),
-            "traceback": "".join(traceback.format_exception(exc)),
-        },
-        finished_at=now(),
-        wall_s=time.time() - started,
-    )
-    try:
-        write_record(rundir.record, record)
-    except WriteError as failed:
-        message += f" (and run.json could not record it: {failed.cause})"
-    reporter.run_finished(run.run_id, STATUS_FAILED, message)
-    return RunOutcome(run.run_id, STATUS_FAILED, message)
+        return outcomes + [r.failed(exc) for r in recorders]
+    for recorder, final in zip(recorders, finals, strict=True):
+        if isinstance(final, BaseException):  # a diverged seed of a group
+            outcomes.append(recorder.failed(final))
+        else:
+            outcomes.append(recorder.completed(final))
+    return outcomes

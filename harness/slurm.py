@@ -1,7 +1,8 @@
 """Slurm executor: a spec's pending runs become one job array, submitted with submitit.
 
-Each array task is a :class:`RunJob` that holds only paths and the run_id (never models or
-arrays, as in the submitit users dinov2 and mae). The run's ``config.json`` is written at
+Each array task is a :class:`RunJob` that holds only paths and run ids (never models or
+arrays, as in the submitit users dinov2 and mae): one run, or one seed group of
+``hardware.seed_group`` runs that differ only in their seed (:func:`harness.plan.seed_groups`). The run's ``config.json`` is written at
 submission, so the job trains exactly what was planned even if the spec file changes later.
 
 Preemption and time limits: Slurm sends SIGUSR2 ``signal_delay_s`` before the time limit, and
@@ -11,7 +12,7 @@ SIGTERM (``scontrol requeue``, preemption, ``scancel``) does the same without su
 requeue (Slurm requeues or ends the job itself). Training runs in a worker thread so that the
 signal handlers, which Python runs on the main thread, can wait for it.
 
-Each task trains its run with :func:`harness.runner.execute_run`, as the local executor does.
+Each task trains its runs with :func:`harness.runner.execute_group`, as the local executor does.
 Status without accounting: ``sacct`` fails on clusters without slurmdbd, so
 :func:`harness.status.live_states` asks ``squeue`` only, and the run records (``run.json``) say
 the rest (:mod:`harness.status`).
@@ -31,8 +32,8 @@ from typing import Any
 
 import submitit
 
-from harness.plan import PlannedRun, expand
-from harness.runner import execute_run, write_run_config
+from harness.plan import PlannedRun, expand, seed_groups
+from harness.runner import execute_group, write_run_config
 from harness.spec import RunConfig, Spec
 from harness.status import (
     ALIVE_STATES,
@@ -59,37 +60,43 @@ class RunJob:
         run_id: the run to train; its ``config.json`` must exist.
     """
 
-    def __init__(self, results: str, spec_name: str, run_id: str) -> None:
+    def __init__(self, results: str, spec_name: str, run_id: str | list[str]) -> None:
         self.results = str(Path(results).resolve())
         self.spec_name = spec_name
-        self.run_id = run_id
+        self.run_ids = [run_id] if isinstance(run_id, str) else list(run_id)
+        self.run_id = ",".join(self.run_ids)  # for messages
         self._stop: threading.Event | None = None
         self._worker: threading.Thread | None = None
 
-    def _load(self) -> tuple[Spec, PlannedRun, dict[str, Any]]:
-        rundir = RunDir(Path(self.results), self.spec_name, self.run_id)
-        payload = json.loads(rundir.config.read_text())
-        spec = Spec.model_validate(payload["spec_dump"])
-        run = PlannedRun(
-            self.run_id, RunConfig.model_validate(payload["config"]), payload.get("axes", {})
-        )
-        provenance = {k: payload[k] for k in ("spec_file", "overrides", "command") if k in payload}
-        return spec, run, provenance
+    def _load(self) -> tuple[Spec, list[PlannedRun], dict[str, Any]]:
+        runs: list[PlannedRun] = []
+        spec: Spec | None = None
+        provenance: dict[str, Any] = {}
+        for rid in self.run_ids:
+            rundir = RunDir(Path(self.results), self.spec_name, rid)
+            payload = json.loads(rundir.config.read_text())
+            spec = spec or Spec.model_validate(payload["spec_dump"])
+            config = RunConfig.model_validate(payload["config"])
+            runs.append(PlannedRun(rid, config, payload.get("axes", {})))
+            keys = ("spec_file", "overrides", "command")
+            provenance = provenance or {k: payload[k] for k in keys if k in payload}
+        assert spec is not None
+        return spec, runs, provenance
 
     def __call__(self) -> str:
         from harness.progress import ConsoleReporter
         from harness.train import enable_compilation_cache
 
         enable_compilation_cache()
-        spec, run, provenance = self._load()
+        spec, runs, provenance = self._load()
         self._stop = threading.Event()
-        outcome: list[Any] = []
+        outcomes: list[Any] = []
 
         def work() -> None:
-            outcome.append(
-                execute_run(
+            outcomes.extend(
+                execute_group(
                     spec,
-                    run,
+                    runs,
                     Path(self.results),
                     provenance,
                     ConsoleReporter(interval_s=60.0),
@@ -112,12 +119,13 @@ class RunJob:
         self._worker.start()
         while self._worker.is_alive():
             self._worker.join(0.5)
-        if not outcome:
-            raise RuntimeError(f"run {self.run_id} ended without an outcome")
-        status = str(outcome[0].status)
-        if status == "failed":
-            raise RuntimeError(f"run {self.run_id} failed: {outcome[0].error}")
-        return status
+        if not outcomes:
+            raise RuntimeError(f"runs {self.run_id} ended without an outcome")
+        failed = [o for o in outcomes if o.status == "failed"]
+        if failed:
+            errors = "; ".join(f"{o.run_id}: {o.error}" for o in failed)
+            raise RuntimeError(f"{len(failed)} of {len(outcomes)} runs failed: {errors}")
+        return ",".join(str(o.status) for o in outcomes)
 
     def _wait_for_checkpoint(self) -> None:
         if self._stop is not None:
@@ -128,7 +136,9 @@ class RunJob:
     def checkpoint(self) -> submitit.helpers.DelayedSubmission:
         """Called by submitit on the time-limit / preemption signal: checkpoint, then requeue."""
         self._wait_for_checkpoint()
-        return submitit.helpers.DelayedSubmission(RunJob(self.results, self.spec_name, self.run_id))
+        return submitit.helpers.DelayedSubmission(
+            RunJob(self.results, self.spec_name, self.run_ids)
+        )
 
 
 def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[str, str]]:
@@ -181,8 +191,17 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
         params["additional_parameters"] = dict(hw.sbatch_extra)
     executor.update_parameters(**params)
     rundirs = [write_run_config(spec, run, results, provenance) for run in pending]
+    # One array task per seed group (hardware.seed_group; groups of one by default).
+    groups = seed_groups(pending, hw.seed_group)
     with executor.batch():
-        jobs = [executor.submit(RunJob(str(results), spec.name, run.run_id)) for run in pending]
+        tasks = [
+            executor.submit(RunJob(str(results), spec.name, [run.run_id for run in group]))
+            for group in groups
+        ]
+    jobs = [job for group, job in zip(groups, tasks, strict=True) for _ in group]
+    pending = [run for group in groups for run in group]
+    by_id = {rundir.run_id: rundir for rundir in rundirs}
+    rundirs = [by_id[run.run_id] for run in pending]
     submitted = []
     for run, rundir, job in zip(pending, rundirs, jobs, strict=True):
         previous = read_json(rundir.record) or {}

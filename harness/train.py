@@ -36,7 +36,7 @@ from flax import struct
 
 import envs
 from harness.agents import Agent, batch_kind, make_agent
-from harness.checkpoint import Checkpointer
+from harness.checkpoint import Checkpointer, save_params
 from harness.replay import (
     Replay,
     replay_add,
@@ -45,6 +45,7 @@ from harness.replay import (
     sample_future,
     sample_transitions,
 )
+from harness.seeds import SeedGroup, check_one_config, restore_group, seed_metrics
 from harness.spec import RunConfig
 
 #: Metric names written for every evaluation (Wang et al. 2025, Sec. 5; JaxGCRL).
@@ -182,10 +183,18 @@ class Trainer:
         # Programs that step an env take its XLA options (the MJX arm tasks need one on the
         # CPU: envs/arm.py); the update never touches the env.
         env_options = {**self.env.compiler_options, **self.eval_env.compiler_options} or None
+        self.compiler_options = env_options
+        self._groups: dict[int, SeedGroup] = {}
         self.init = jax.jit(self._init, compiler_options=env_options)
         self.collect = jax.jit(self._collect, donate_argnums=0, compiler_options=env_options)
         self.update = jax.jit(self._update, donate_argnums=0)
         self.evaluate = jax.jit(self._evaluate, compiler_options=env_options)
+
+    def group(self, n: int) -> SeedGroup:
+        """The programs of this trainer over ``n`` seeds at once (built once per ``n``)."""
+        if n not in self._groups:
+            self._groups[n] = SeedGroup(self, n)
+        return self._groups[n]
 
     def recompiles(self) -> int:
         """Programs compiled beyond one per jitted function (``init``, ``collect`` (prefill and
@@ -431,10 +440,6 @@ class Preempted(Exception):
     """Training stopped on request (time limit, preemption) after writing a checkpoint."""
 
 
-def _floats(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
-    return {f"{prefix}/{k}": float(v) for k, v in jax.device_get(metrics).items()}
-
-
 def train(
     cfg: RunConfig,
     callbacks: Callbacks | None = None,
@@ -462,83 +467,145 @@ def train(
         Preempted: ``stop`` was set; the checkpoint is written.
         FloatingPointError: a metric became non-finite (the run diverged).
     """
-    callbacks = callbacks or Callbacks()
-    trainer = trainer or Trainer(cfg)
+    dirs = None if checkpoint_dir is None else [checkpoint_dir]
+    (result,) = train_group([cfg], [callbacks], trainer, dirs, checkpoint_every_s, stop)
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def train_group(
+    cfgs: list[RunConfig],
+    callbacks: list[Callbacks | None] | None = None,
+    trainer: Trainer | None = None,
+    checkpoint_dirs: list[Path] | None = None,
+    checkpoint_every_s: float = 0.0,
+    stop: threading.Event | None = None,
+) -> list[dict[str, float] | Exception]:
+    """Train the runs ``cfgs`` (one config, one seed each) together in one vmapped program
+    (:class:`harness.seeds.SeedGroup`), each with its own callbacks and checkpoint folder.
+
+    Every seed sees exactly what a solo :func:`train` of it sees: its own key stream,
+    evaluations, callbacks, checkpoints (its slice of the group state, in the solo format) and
+    final parameters. A seed whose metrics become non-finite is masked out (no more
+    evaluations, checkpoints or parameters; its result is the ``FloatingPointError``) while the
+    others go on; a group of one raises it, as :func:`train` does.
+
+    Args:
+        cfgs: ``n`` run configs equal up to ``seed``.
+        callbacks: per seed (None entries: no hooks).
+        trainer: a :class:`Trainer` of the configs, to reuse its compiled functions.
+        checkpoint_dirs: per seed; None disables checkpoints. All seeds resume from one
+            iteration: the seeds' checkpoints must be of the same iteration, or none.
+        checkpoint_every_s, stop: as :func:`train`.
+
+    Returns:
+        Per seed: the final evaluation's metrics, or the exception that failed it.
+
+    Raises:
+        Preempted: ``stop`` was set; every live seed's checkpoint is written.
+        ValueError: the configs differ other than in the seed, or the seeds' checkpoints are
+            of different iterations.
+    """
+    n = len(cfgs)
+    hooks = [c or Callbacks() for c in (callbacks or [None] * n)]
+    trainer = trainer or Trainer(cfgs[0])
+    check_one_config(cfgs, trainer.cfg)
+    group = trainer.group(n)
     sched = trainer.sched
-    ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
+    ckpts = [Checkpointer(d) for d in checkpoint_dirs] if checkpoint_dirs is not None else None
     start = time.perf_counter()
-    key = jax.random.PRNGKey(cfg.seed)
-    key, k_init, k_eval = jax.random.split(key, 3)
-    eval_keys = jax.random.split(k_eval, len(sched.eval_iters) + 1)
-    policy, uniform = jnp.asarray(False), jnp.asarray(True)
+    keys = [jax.random.split(jax.random.PRNGKey(cfg.seed), 3) for cfg in cfgs]
+    k_init = jnp.stack([k[1] for k in keys])  # [n, 2]
+    eval_keys = jnp.stack([jax.random.split(k[2], len(sched.eval_iters) + 1) for k in keys])
+
+    def phase(name: str) -> None:
+        for hook in hooks:
+            hook.phase(name)
 
     restored = None
-    if ckpt is not None:
-        callbacks.phase("restoring the checkpoint")
-        restored = ckpt.restore(jax.eval_shape(trainer.init, k_init))
+    if ckpts is not None:
+        phase("restoring the checkpoint")
+        restored = restore_group(ckpts, group.abstract_seed_state(k_init[0]))
     if restored is not None:
-        ts, record = restored
+        states, record = restored
+        ts: Any = group.stack(states)
         first_it, eval_index = int(record["iteration"]) + 1, int(record["eval_index"])
         wall_offset, first_iter_s = float(record["wall_s"]), record.get("first_iter_s")
-        if callbacks.on_resume:
-            callbacks.on_resume(
-                {"iteration": first_it - 1, "env_steps": int(ts.env_steps), "wall_s": wall_offset}
-            )
+        for hook in hooks:
+            if hook.on_resume:
+                hook.on_resume(
+                    {
+                        "iteration": first_it - 1,
+                        "env_steps": group.counter(ts.env_steps),
+                        "wall_s": wall_offset,
+                    }
+                )
     else:
         # Committed to the device, as a restored checkpoint is: jit keys its programs on it,
         # so a resumed run then compiles nothing new (or finds it in the persistent cache).
-        callbacks.phase("init and prefill (compiles the env step and the actor)")
-        ts = trainer.prefill(jax.device_put(trainer.init(k_init), jax.devices()[0]))
+        phase("init and prefill (compiles the env step and the actor)")
+        ts = group.prefill(jax.device_put(group.init(k_init), jax.devices()[0]))
         first_it, eval_index, wall_offset, first_iter_s = 1, 0, 0.0, None
     compile_start = time.perf_counter()
     last_ckpt = time.perf_counter()
+    failed: dict[int, Exception] = {}
+    last: list[dict[str, float]] = [{} for _ in range(n)]
+
+    def live() -> list[int]:
+        return [i for i in range(n) if i not in failed]
 
     def wall() -> float:
         return wall_offset + time.perf_counter() - start
 
-    def emit(iteration: int, metrics: dict[str, float]) -> dict[str, float]:
-        point = {
-            "iteration": iteration,
-            "env_steps": int(ts.env_steps),
-            "grad_steps": int(ts.grad_steps),
-            "wall_s": wall(),
-            "metrics": metrics,
-        }
-        if callbacks.on_eval:
-            callbacks.on_eval(point)
-        return metrics
+    def emit(iteration: int, metrics: list[dict[str, float]]) -> None:
+        env_steps, grad_steps = group.counter(ts.env_steps), group.counter(ts.grad_steps)
+        for i in live():
+            point = {
+                "iteration": iteration,
+                "env_steps": env_steps,
+                "grad_steps": grad_steps,
+                "wall_s": wall(),
+                "metrics": metrics[i],
+            }
+            last[i] = metrics[i]
+            on_eval = hooks[i].on_eval
+            if on_eval:
+                on_eval(point)
 
     saved_at: list[int] = []
 
     def save(iteration: int) -> None:
         nonlocal last_ckpt
-        if ckpt is None or iteration in saved_at:
+        if ckpts is None or iteration in saved_at:
             return
-        callbacks.phase("checkpoint")
+        phase("checkpoint")
         saved_at[:] = [iteration]
-        ckpt.save(
-            iteration,
-            ts,
-            {
-                "iteration": iteration,
-                "eval_index": eval_index,
-                "wall_s": wall(),
-                "first_iter_s": first_iter_s,
-                "env_steps": int(ts.env_steps),
-            },
-        )
+        record = {
+            "iteration": iteration,
+            "eval_index": eval_index,
+            "wall_s": wall(),
+            "first_iter_s": first_iter_s,
+            "env_steps": group.counter(ts.env_steps),
+        }
+        for i in live():
+            ckpts[i].save(iteration, group.take(ts, i), record)
+            on_checkpoint = hooks[i].on_checkpoint
+            if on_checkpoint:
+                on_checkpoint({"iteration": iteration, "env_steps": record["env_steps"]})
         last_ckpt = time.perf_counter()
-        if callbacks.on_checkpoint:
-            callbacks.on_checkpoint({"iteration": iteration, "env_steps": int(ts.env_steps)})
 
-    last: dict[str, float] = {}
     if eval_index == 0:
-        callbacks.phase("evaluation (compiles the evaluation)")
-        metrics = _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], policy), "eval")
-        metrics.update(
-            _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], uniform), "random")
+        phase("evaluation (compiles the evaluation)")
+        policy = group.evaluate(ts, eval_keys[:, 0], False)
+        uniform = group.evaluate(ts, eval_keys[:, 0], True)
+        emit(
+            0,
+            [
+                {**seed_metrics(policy, i, "eval"), **seed_metrics(uniform, i, "random")}
+                for i in range(n)
+            ],
         )
-        last = emit(0, metrics)
         eval_index = 1
         save(0)
     window_start, window_steps = time.perf_counter(), 0
@@ -546,10 +613,8 @@ def train(
     evaluated = restored is None  # a start compiles the evaluation before the window
     try:
         for it in range(first_it, sched.num_iters + 1):
-            callbacks.phase(
-                f"training iteration {it}" + ("" if compiled else " (compiles the update)")
-            )
-            ts, train_metrics = trainer.iteration(ts)
+            phase(f"training iteration {it}" + ("" if compiled else " (compiles the update)"))
+            ts, train_metrics = group.iteration(ts)
             if not compiled:  # left out of the steps/s window
                 jax.block_until_ready(ts.env_steps)
                 if first_iter_s is None:
@@ -557,72 +622,68 @@ def train(
                 window_start, window_steps, compiled = time.perf_counter(), 0, True
             else:
                 window_steps += sched.steps_per_iter
-            if callbacks.on_progress:
+            if any(hook.on_progress for hook in hooks):
                 jax.block_until_ready(ts.env_steps)
                 elapsed = time.perf_counter() - window_start
-                callbacks.on_progress(
-                    {
-                        "env_steps": int(ts.env_steps),
-                        "total_env_steps": sched.total_env_steps,
-                        "sps": window_steps / elapsed if elapsed > 0 and window_steps else 0.0,
-                    }
-                )
+                info = {
+                    "env_steps": group.counter(ts.env_steps),
+                    "total_env_steps": sched.total_env_steps,
+                    "sps": window_steps / elapsed if elapsed > 0 and window_steps else 0.0,
+                }
+                for i in live():
+                    on_progress = hooks[i].on_progress
+                    if on_progress:
+                        on_progress(info)
             if eval_index <= len(sched.eval_iters) and it == sched.eval_iters[eval_index - 1]:
-                callbacks.phase("evaluation")
+                phase("evaluation")
                 eval_start = time.perf_counter()
-                metrics = _floats(
-                    trainer.evaluate(ts.agent.actor_params, eval_keys[eval_index], policy), "eval"
-                )
-                metrics.update(_floats(train_metrics, "train"))
-                bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
-                if bad:
-                    raise FloatingPointError(
-                        f"non-finite metrics at env step {int(ts.env_steps)}: {', '.join(bad)} "
-                        "(training diverged; try a lower learning rate)"
-                    )
+                policy = group.evaluate(ts, eval_keys[:, eval_index], False)
+                trained = {k: np.atleast_1d(v) for k, v in jax.device_get(train_metrics).items()}
+                metrics = [
+                    {**seed_metrics(policy, i, "eval"), **seed_metrics(trained, i, "train")}
+                    for i in range(n)
+                ]
+                for i in live():
+                    bad = sorted(k for k, v in metrics[i].items() if not math.isfinite(v))
+                    if bad:
+                        failed[i] = FloatingPointError(
+                            f"non-finite metrics at env step {group.counter(ts.env_steps)}: "
+                            f"{', '.join(bad)} (training diverged; try a lower learning rate)"
+                        )
+                        if n == 1:
+                            raise failed[i]
+                if not live():
+                    break
                 if not evaluated:  # a resumed process's first evaluation compiles: left out
                     window_start += time.perf_counter() - eval_start
                     evaluated = True
                 elapsed = time.perf_counter() - window_start
                 sps = window_steps / elapsed if elapsed > 0 and window_steps else 0.0
-                metrics["perf/sps"] = sps
-                metrics["perf/grad_steps_per_s"] = (
-                    sps * sched.grad_steps_per_iter / sched.steps_per_iter
-                )
-                metrics["perf/first_iter_s"] = float(first_iter_s or 0.0)
-                metrics["perf/recompiles"] = float(trainer.recompiles())
-                last = emit(it, metrics)
+                perf = {
+                    "perf/sps": sps,
+                    "perf/grad_steps_per_s": sps * sched.grad_steps_per_iter / sched.steps_per_iter,
+                    "perf/first_iter_s": float(first_iter_s or 0.0),
+                    "perf/recompiles": float(group.recompiles()),
+                }
+                emit(it, [{**m, **perf} for m in metrics])
                 eval_index += 1
                 if it < sched.num_iters and time.perf_counter() - last_ckpt >= checkpoint_every_s:
                     save(it)
             if stop is not None and stop.is_set() and it < sched.num_iters:
                 save(it)
-                raise Preempted(f"stopped at iteration {it} (env step {int(ts.env_steps)})")
+                raise Preempted(
+                    f"stopped at iteration {it} (env step {group.counter(ts.env_steps)})"
+                )
     finally:
-        if ckpt is not None:
+        for ckpt in ckpts or []:
             ckpt.close()
-    if checkpoint_dir is not None:
-        callbacks.phase("writing the final parameters")
-        save_params(Path(checkpoint_dir).parent / "params", ts.agent)
-        if cfg.data.save_replay:  # for `harness data export` (harness.datasets)
-            from harness.datasets import save_replay
+    if checkpoint_dirs is not None and live():
+        phase("writing the final parameters")
+        for i in live():
+            seed_state = group.take(ts, i)
+            save_params(Path(checkpoint_dirs[i]).parent / "params", seed_state.agent)
+            if cfgs[i].data.save_replay:  # for `harness data export` (harness.datasets)
+                from harness.datasets import save_replay
 
-            save_replay(Path(checkpoint_dir).parent / "replay.npz", ts.replay)
-    return last
-
-
-def save_params(directory: Path, agent: Any) -> None:
-    """Write the final parameters of an agent state: every field but the optimiser states
-    (``*_opt``). For CRL: ``actor_params``, ``critic_params`` and ``log_alpha`` (value maps,
-    evaluation); SAC adds ``target_critic_params``, TD3 its targets and step counter.
-
-    Restore with ``orbax.checkpoint.StandardCheckpointer().restore(directory)``.
-    """
-    from harness.checkpoint import save_tree
-
-    payload = {
-        f.name: getattr(agent, f.name)
-        for f in dataclasses.fields(agent)
-        if not f.name.endswith("_opt")
-    }
-    save_tree(directory, payload)
+                save_replay(Path(checkpoint_dirs[i]).parent / "replay.npz", seed_state.replay)
+    return [failed.get(i, last[i]) for i in range(n)]

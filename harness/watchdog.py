@@ -105,11 +105,11 @@ def stalled_runs() -> set[str]:
     return {r for r in os.environ.get(STALLED_ENV, "").split(",") if r}
 
 
-def reexec_skipping(run_id: str) -> None:
-    """Start this process's command again in its place, with ``run_id`` added to the stalled
+def reexec_skipping(run_ids: list[str]) -> None:
+    """Start this process's command again in its place, with ``run_ids`` added to the stalled
     runs it skips; never returns. The new process has a fresh XLA runtime, the run locks of
     this one are released (their files close on exec), and the sweep goes on."""
-    skip = sorted(stalled_runs() | {run_id})
+    skip = sorted(stalled_runs() | set(run_ids))
     os.environ[STALLED_ENV] = ",".join(skip)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -117,7 +117,7 @@ def reexec_skipping(run_id: str) -> None:
     os.execv(sys.executable, [sys.executable, *argv[1:]])
 
 
-def exit_stalled(run_id: str) -> None:
+def exit_stalled(run_ids: list[str]) -> None:
     """Leave the process at once with :data:`EXIT_STALLED` (a Slurm task: the job is marked
     failed and not requeued; the stuck thread cannot be joined)."""
     sys.stdout.flush()

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.offline",),  # offline training (reuses train's loop pieces and evaluator)
     ("harness.train",),  # online training
     ("harness.datasets",),  # dataset files (exports a replay's trajectories)
-    ("harness.agents", "harness.replay"),  # learning; sampling
+    ("harness.agents", "harness.replay", "harness.seeds"),  # learning; sampling; seed groups
     ("harness.networks", "harness.batches"),  # residual networks; minibatch types
     ("harness.spec",),  # the spec format
     ("envs",),  # the environments (a library of its own)

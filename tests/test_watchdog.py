@@ -29,7 +29,7 @@ data: {num_envs: 4, unroll_length: 20, total_env_steps: 960, replay_size_per_env
        min_replay_per_env: 40}
 eval: {num_envs: 4, num_evals: 2, last_k: 1}
 seeds: [0, 1]
-hardware: {stall_timeout_min: 0.3, checkpoint_every_min: 0}
+hardware: {stall_timeout_min: 0.5, checkpoint_every_min: 0}
 """
 
 #: `harness run ARGS` in which seed 0's third training iteration never ends.
@@ -107,6 +107,7 @@ def test_stalled_run_fails_and_the_sweep_goes_on(tmp_path: Path) -> None:
         env={**env, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "completed" in proc.stderr, proc.stderr[-3000:]
     records = {}
     for record_file in (results / "stall").glob("*/run.json"):
         record = json.loads(record_file.read_text())
@@ -117,7 +118,7 @@ def test_stalled_run_fails_and_the_sweep_goes_on(tmp_path: Path) -> None:
     assert stalled["status"] == "failed"
     assert stalled["error"]["type"] == StalledError.__name__
     message = stalled["error"]["message"]
-    assert message.startswith("no progress for 1"), message  # 18 s, polled every 1.8 s
+    assert message.startswith(("no progress for 3", "no progress for 4")), message  # 30 s + poll
     assert "in training iteration 3" in message
     assert not (records[0].get("final") or {})
     assert "stalled earlier in this command" in proc.stderr

@@ -61,7 +61,7 @@ def value_map(
     walls are NaN.
 
     Args:
-        run: a run with ``params/`` (written by :func:`harness.train.save_params`).
+        run: a run with ``params/`` (written by :func:`harness.checkpoint.save_params`).
         goal_xy: the goal's ``(x, y)`` in metres; default :func:`far_goal`.
         points: grid points along the maze's longer side.
 

@@ -315,6 +315,19 @@ class HardwareSpec(_Section):
         description="Extra sbatch options, name -> value (e.g. {reservation: foo}).",
     )
     mem_gb: PositiveInt = Field(64, description="Host memory per job, GB.")
+    seed_group: PositiveInt = Field(
+        1,
+        description="Train up to this many runs that differ only in their seed together, "
+        "vmapped in one program (harness.seeds): each keeps its run folder, run id and key "
+        "stream as if run alone. 1 = one run at a time. Online runs only (offline runs train "
+        "one by one). See docs/seed_groups.md.",
+    )
+    device_memory_gb: Annotated[float, BeforeValidator(_parse_float), Field(gt=0)] | None = Field(
+        None,
+        description="Memory of the device a run or seed group trains on, GB: a group whose "
+        "expected state (replays, parameters, Adam moments; `harness plan`) does not fit is "
+        "refused before it starts. null = no check.",
+    )
     stall_timeout_min: Annotated[float, BeforeValidator(_parse_float), Field(ge=0)] = Field(
         60.0,
         description="A run that enters no new phase (iteration, evaluation, checkpoint) for "
