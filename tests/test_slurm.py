@@ -39,13 +39,17 @@ algo: {batch_size: 32, utd: 0.05}
 data: {num_envs: 4, unroll_length: 20, total_env_steps: TOTAL, replay_size_per_env: 200,
        min_replay_per_env: 40}
 eval: {num_envs: 4, num_evals: EVALS, last_k: 2}
-hardware: {executor: slurm, gpus: 0, cpus: 1, mem_gb: 2, time_min: 20, checkpoint_every_min: 0}
+hardware: {executor: slurm, gpus: 0, cpus: 1, mem_gb: 2, time_min: 20, checkpoint_every_min: 0,
+           seed_group: GROUP}
 """
 
 
-def _spec(tmp_path: Path, name: str, extra: str, total: int = 400, evals: int = 2) -> Path:
+def _spec(
+    tmp_path: Path, name: str, extra: str, total: int = 400, evals: int = 2, group: int = 1
+) -> Path:
     path = tmp_path / f"{name}.yaml"
     text = BASE.replace("TOTAL", str(total)).replace("EVALS", str(evals))
+    text = text.replace("GROUP", str(group))
     path.write_text(f"name: {name}\n{text}{extra}")
     return path
 
@@ -107,22 +111,29 @@ def test_sweep_runs_as_a_job_array_and_completes(
     assert "nothing to submit" in capsys.readouterr().out
 
 
-def test_requeued_job_resumes_from_its_checkpoint(
+def test_requeued_seed_group_resumes_from_its_checkpoints(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = _spec(tmp_path, "requeue", "seeds: [0]\n", total=4800, evals=10)
+    """A seed group of two runs is one array task; requeued mid-training, it resumes both
+    seeds from their checkpoints with every evaluation once."""
+    spec = _spec(tmp_path, "requeue", "seeds: [0, 1]\n", total=4800, evals=10, group=2)
     results = tmp_path / "results"
-    assert len(_submit(spec, results, capsys)) == 1
+    assert len(_submit(spec, results, capsys)) == 2
     rows = _status(spec, results)
-    run_id, job_id = rows[0]["run_id"], rows[0]["slurm_job_id"]
-    run_dir = results / "requeue" / run_id
+    job_ids = {row["slurm_job_id"] for row in rows}
+    assert len(job_ids) == 1  # one array task trains the group
+    job_id = job_ids.pop()
+    run_dirs = [results / "requeue" / row["run_id"] for row in rows]
 
     def has_checkpoint(_: list[dict]) -> bool:
-        ckpts = [p for p in (run_dir / "checkpoint").glob("*") if p.name.isdigit()]
-        return bool(ckpts) and int(max(p.name for p in ckpts)) > 0
+        for run_dir in run_dirs:
+            ckpts = [p for p in (run_dir / "checkpoint").glob("*") if p.name.isdigit()]
+            if not ckpts or int(max(p.name for p in ckpts)) == 0:
+                return False
+        return True
 
     _wait_until(spec, results, has_checkpoint)
-    subprocess.run(["scontrol", "requeue", job_id], check=True)
+    subprocess.run(["scontrol", "requeue", job_id], check=True, timeout=30)
     # Slurm holds a requeued job for a while before it may start again; once it is pending,
     # let it start at once so the test does not wait minutes for the scheduler.
     deadline = time.time() + 120
@@ -132,18 +143,23 @@ def test_requeued_job_resumes_from_its_checkpoint(
             capture_output=True,
             text=True,
             check=False,
+            timeout=30,
         ).stdout.strip()
         if state == "PENDING":
-            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False)
+            subprocess.run(
+                ["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=False, timeout=30
+            )
             break
         time.sleep(0.5)
-    rows = _wait_until(spec, results, lambda rs: rs[0]["status"] == "completed", timeout_s=600)
-    record = json.loads((run_dir / "run.json").read_text())
-    assert record["resumes"] >= 1 and record["attempts"] >= 2
-    table = pq.read_table(run_dir / "metrics.parquet").to_pylist()
-    evals = [r["env_steps"] for r in table if r["metric"] == "eval/time_at_goal"]
-    assert len(evals) == len(set(evals)) == 11  # before training + 10, none lost or repeated
-    assert evals == sorted(evals)
+    done = lambda rs: all(r["status"] == "completed" for r in rs)  # noqa: E731
+    _wait_until(spec, results, done, timeout_s=600)
+    for run_dir in run_dirs:
+        record = json.loads((run_dir / "run.json").read_text())
+        assert record["resumes"] >= 1 and record["attempts"] >= 2
+        table = pq.read_table(run_dir / "metrics.parquet").to_pylist()
+        evals = [r["env_steps"] for r in table if r["metric"] == "eval/time_at_goal"]
+        assert len(evals) == len(set(evals)) == 11  # before training + 10, none lost or repeated
+        assert evals == sorted(evals)
 
 
 def test_failed_job_is_shown_and_resubmitted_alone(

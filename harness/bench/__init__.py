@@ -279,25 +279,8 @@ def measure_training(
     """
     from harness.train import Trainer
 
-    cfg = RunConfig.model_validate(
-        {
-            "env": {"id": env_id},
-            "network": {
-                "critic_depth": depth,
-                "actor_depth": depth,
-                "width": width,
-                "scan": scan,
-            },
-            "algo": {"batch_size": batch, "utd": utd},
-            "data": {
-                "num_envs": num_envs,
-                "unroll_length": unroll_length,
-                "replay_size_per_env": max(1000, 4 * unroll_length),
-                "min_replay_per_env": unroll_length,
-                "total_env_steps": num_envs * unroll_length * (iterations + 2),
-            },
-        }
-    )
+    cfg = _training_config(env_id, depth, num_envs, unroll_length, batch, utd, width, iterations)
+    cfg = cfg.model_copy(update={"network": cfg.network.model_copy(update={"scan": scan})})
     trainer = Trainer(cfg)
     ts = trainer.prefill(trainer.init(jax.random.PRNGKey(0)))
     start = time.perf_counter()
@@ -326,3 +309,112 @@ def measure_training(
         "grad_steps_per_s": iterations * sched.grad_steps_per_iter / elapsed,
         "recompiles": trainer.recompiles(),
     }
+
+
+def _training_config(
+    env_id: str,
+    depth: int,
+    num_envs: int,
+    unroll_length: int,
+    batch: int,
+    utd: float,
+    width: int,
+    iterations: int,
+) -> RunConfig:
+    """The run config the end-to-end measurements train (actor depth = critic depth)."""
+    return RunConfig.model_validate(
+        {
+            "env": {"id": env_id},
+            "network": {"critic_depth": depth, "actor_depth": depth, "width": width},
+            "algo": {"batch_size": batch, "utd": utd},
+            "data": {
+                "num_envs": num_envs,
+                "unroll_length": unroll_length,
+                "replay_size_per_env": max(1000, 4 * unroll_length),
+                "min_replay_per_env": unroll_length,
+                "total_env_steps": num_envs * unroll_length * (iterations + 2),
+            },
+        }
+    )
+
+
+def measure_seed_groups(
+    env_id: str,
+    depth: int,
+    sizes: list[int],
+    *,
+    num_envs: int = 512,
+    unroll_length: int = 62,
+    batch: int = 512,
+    utd: float = 1 / 40,
+    width: int = 256,
+    iterations: int = 3,
+) -> list[dict[str, Any]]:
+    """Training throughput of seed groups (:class:`harness.seeds.SeedGroup`) against the same
+    number of solo runs, measured in turns in one process.
+
+    For each group size ``n``: after one compiling iteration of each, ``iterations`` times one
+    group iteration (``n`` seeds at once) then ``n`` solo iterations one after another (what
+    ``n`` solo runs do), so load from other processes falls on both alike. Settings as
+    :func:`measure_training`.
+
+    Returns:
+        One row per size: ``seeds``, medians ``group_iteration_s`` and ``solo_iterations_s``
+        (the ``n`` solo iterations together), env and gradient steps per second summed over
+        the seeds for both (``group_env_steps_per_s``, ``solo_env_steps_per_s``,
+        ``group_grad_steps_per_s``, ``solo_grad_steps_per_s``), ``speedup`` (solo time over
+        group time), ``group_first_iteration_s`` (compile + run) and the settings.
+    """
+    from harness.train import Trainer
+
+    cfg = _training_config(env_id, depth, num_envs, unroll_length, batch, utd, width, iterations)
+    trainer = Trainer(cfg)
+    sched = trainer.sched
+    solo = trainer.prefill(trainer.init(jax.random.PRNGKey(0)))
+    solo, metrics = trainer.iteration(solo)  # compile
+    jax.block_until_ready(metrics)
+    rows = []
+    for n in sizes:
+        group = trainer.group(n)
+        keys = jnp.stack([jax.random.PRNGKey(seed) for seed in range(n)])
+        state = group.prefill(group.init(keys))
+        start = time.perf_counter()
+        state, metrics = group.iteration(state)
+        jax.block_until_ready(metrics)
+        first_s = time.perf_counter() - start
+        group_times, solo_times = [], []
+        for _ in range(iterations):
+            start = time.perf_counter()
+            state, metrics = group.iteration(state)
+            jax.block_until_ready(metrics)
+            group_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for _ in range(n):
+                solo, metrics = trainer.iteration(solo)
+            jax.block_until_ready(metrics)
+            solo_times.append(time.perf_counter() - start)
+        group_s, solo_s = statistics.median(group_times), statistics.median(solo_times)
+        steps, grads = n * sched.steps_per_iter, n * sched.grad_steps_per_iter
+        rows.append(
+            {
+                "env_id": env_id,
+                "critic_depth": depth,
+                "width": width,
+                "num_envs": num_envs,
+                "unroll_length": unroll_length,
+                "batch_size": batch,
+                "grad_steps_per_iter": sched.grad_steps_per_iter,
+                "seeds": n,
+                "group_first_iteration_s": first_s,
+                "group_iteration_s": group_s,
+                "solo_iterations_s": solo_s,
+                "group_env_steps_per_s": steps / group_s,
+                "solo_env_steps_per_s": steps / solo_s,
+                "group_grad_steps_per_s": grads / group_s,
+                "solo_grad_steps_per_s": grads / solo_s,
+                "speedup": solo_s / group_s,
+            }
+        )
+        del state
+        gc.collect()
+    return rows
