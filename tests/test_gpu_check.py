@@ -1,5 +1,8 @@
 """benchmarks/gpu_check.sh runs unchanged on a lent GPU: here its calls run at toy sizes on the
-CPU (`--tiny`) and its JSON is checked, so the first GPU run does not fail on a typo."""
+CPU (`--tiny`) and its JSON is checked, so the first GPU run does not fail on a typo.
+
+Opt-in (`pytest -m slow tests/test_gpu_check.py`): four processes that each import JAX and
+compile take one to four minutes on the 2-core CPU. `.ci/run` runs it after the suite."""
 
 from __future__ import annotations
 
@@ -9,9 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_gpu_check_script_prints_every_step_as_json() -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     proc = subprocess.run(
