@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import envs
+from harness.lock import is_held
 from harness.networks import encoder_param_count
 from harness.spec import TD_ALGOS, RunConfig, Spec, SpecError, sweep_assign
 from harness.store import RunDir, WriteError, check_writable
@@ -246,6 +247,11 @@ def describe(spec: Spec, results: Path) -> list[dict[str, Any]]:
             status = str(record.get("status", "pending"))
             if status == "completed" and not rundir.is_complete():
                 status = "incomplete"
+            # A local run recorded running whose lock nobody holds: its process died
+            # (harness.status.effective_status says the same, with squeue for Slurm runs).
+            local = not record.get("slurm_job_id")
+            if status == "running" and local and is_held(rundir.path) is False:
+                status = "lost"
         rows.append(
             {
                 **run.columns(),

@@ -173,6 +173,8 @@ def test_a_run_owned_elsewhere_is_skipped_then_lost_when_its_owner_dies(tmp_path
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
     assert _status(spec, results)[run_id]["status"] == "lost"
+    code, out, _ = _cli("plan", str(spec), "--results", str(results), "--json")
+    assert code == 0 and json.loads(out)[0]["status"] == "lost"  # plan says it too
 
 
 def test_a_sigkilled_run_shows_lost_and_resumes(together: dict) -> None:
