@@ -7,6 +7,7 @@ A library of its own (it imports nothing from ``harness``)::
     envs.info("ant_u_maze")        # EnvInfo(state_dim=29, goal_indices=(0, 1), ...)
     env = envs.make("point_u_maze")  # reference behaviour; options: envs.info(id).options
     env = envs.make("ant_u4_maze", contacts="feet", cell_jitter=0.5)
+    env = envs.make("point_big_maze", goal_max_cells=4)  # training goals within 4 cells
     state = jax.jit(env.reset)(jax.random.key(0))   # obs = concat(state[4], goal[2])
     envs.check("point_u_maze", batch=64, steps=100)  # {"steps_per_s": ..., "finite": True, ...}
     envs.render("ant_big_maze", "ant_big_maze.png")  # top-down layout (needs matplotlib)
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from envs.base import EPISODE_LENGTH, EnvInfo, GoalEnv, goal_metrics
 from envs.check import check
-from envs.registry import info, list_envs, make, maze_layout
+from envs.registry import goal_layout, info, list_envs, make, maze_layout
 from envs.render import render
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "EnvInfo",
     "GoalEnv",
     "check",
+    "goal_layout",
     "goal_metrics",
     "info",
     "list_envs",

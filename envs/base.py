@@ -31,11 +31,13 @@ EPISODE_LENGTH = 1000
 """Steps per episode in training and evaluation (Wang et al. 2025, arXiv 2503.14858)."""
 SUPPORTED_BACKENDS = ("spring", "generalized", "mjx")
 """Brax pipelines the envs run on (``"mjx"``: the Franka arm tasks, :mod:`envs.arm`)."""
-ENV_OPTIONS: dict[str, Any] = {"contacts": "reference", "cell_jitter": 0.0}
+ENV_OPTIONS: dict[str, Any] = {"contacts": "reference", "cell_jitter": 0.0, "goal_max_cells": None}
 """The keyword options of :func:`envs.make` that select reference or other behaviour, with their
 defaults (the reference behaviour): ``contacts`` (``"reference"`` or ``"feet"``, see
-:data:`envs.robots.CONTACT_SETS`) and ``cell_jitter`` (metres, see
-:class:`envs.maze_env.MazeEnv`). :attr:`EnvInfo.options` lists those an id accepts."""
+:data:`envs.robots.CONTACT_SETS`), ``cell_jitter`` (metres, see
+:class:`envs.maze_env.MazeEnv`) and ``goal_max_cells`` (cells; goals only in goal cells at most
+that many cells from the start, :func:`envs.maze.near_goal_layout`; None = every goal cell).
+:attr:`EnvInfo.options` lists those an id accepts."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,10 +55,10 @@ class EnvInfo:
         backend: brax physics pipeline.
         description: one line for listings.
         options: the keyword options of :func:`envs.make` that this id accepts with a
-            non-default value (:data:`ENV_OPTIONS`): ``("cell_jitter", "contacts")`` for the ant
-            and humanoid mazes, ``("cell_jitter",)`` for the point mazes, ``("contacts",)`` for
-            the open-floor humanoid, ``()`` for the others. Every id accepts both at their
-            defaults.
+            non-default value (:data:`ENV_OPTIONS`): ``("cell_jitter", "contacts",
+            "goal_max_cells")`` for the ant and humanoid mazes, ``("cell_jitter",
+            "goal_max_cells")`` for the point mazes, ``("contacts",)`` for the open-floor
+            humanoid, ``()`` for the others. Every id accepts all of them at their defaults.
         max_cell_jitter: mazes: the largest ``cell_jitter`` (metres) that keeps a start clear
             of the walls, ``cell_size / 2 - robot clearance`` (ant 0.8, humanoid 0.4, point
             0.75); None for ids without the option.

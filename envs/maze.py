@@ -28,6 +28,9 @@ descend from JaxGCRL (Bortkiewicz et al. 2024):
   humanoid and point-maze files, which has one goal cell more than the ant file's), else this
   project's
   :func:`far_goal_layout` (hardest: the reference has no eval layout for it).
+- :func:`near_goal_layout` caps the goals' path distance from the start (the stitching
+  experiment's training goals; ``envs.make(id, goal_max_cells=k)``), applied when an env is
+  built rather than registered as a layout.
 
 To add a layout, add a constant here and an entry in :data:`LAYOUTS` (and its source in
 :data:`LAYOUT_SOURCES`), then register env ids in :mod:`envs.registry`; the env classes do not
@@ -233,6 +236,48 @@ def far_goal_layout(layout: Sequence[Sequence[Cell]], fraction: float = 1 / 3) -
     return tuple(
         tuple(
             FREE if cell == GOAL and dist[(r, c)] < cutoff else cell for c, cell in enumerate(row)
+        )
+        for r, row in enumerate(layout)
+    )
+
+
+def near_goal_layout(layout: Sequence[Sequence[Cell]], max_cells: int) -> Layout:
+    """The layout with goals kept only in its goal cells at most ``max_cells`` cells from a start
+    cell: the training layout of the stitching experiment (``envs.make(id, goal_max_cells=k)``).
+
+    Distance: :func:`bfs_distances` (shortest path in cells, four-neighbour moves, from the
+    nearest start cell). Goal cells farther than ``max_cells`` (or unreachable) become
+    :data:`FREE`; walls and start cells are kept. The paper's generalisation experiment (Wang et
+    al. 2025, arXiv 2503.14858; scaling-crl ``envs/ant_maze_generalization.py``,
+    ``generalization_config``) trains on start-goal pairs a few cells apart and evaluates on
+    pairs farther apart; this keeps the start cells and caps the goals' distance instead.
+
+    Args:
+        layout: a layout with start and goal cells.
+        max_cells: the largest kept distance (cells), an int >= 1.
+
+    Returns:
+        the new layout (same walls and start cells).
+
+    Raises:
+        ValueError: if ``max_cells`` is not an int >= 1, or no goal cell lies within
+            ``max_cells`` cells of a start cell (the message gives the nearest goal's distance).
+    """
+    if isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 1:
+        raise ValueError(f"goal_max_cells must be an int >= 1, got {max_cells!r}")
+    dist = bfs_distances(layout)
+    goals = [(r, c) for r, row in enumerate(layout) for c, cell in enumerate(row) if cell == GOAL]
+    reachable = sorted(dist[g] for g in goals if g in dist)
+    if not reachable or reachable[0] > max_cells:
+        nearest = f"the nearest is {reachable[0]} cells away" if reachable else "none is reachable"
+        raise ValueError(
+            f"goal_max_cells={max_cells}: no goal cell lies within {max_cells} cells of a start "
+            f"cell ({nearest})"
+        )
+    return tuple(
+        tuple(
+            FREE if cell == GOAL and dist.get((r, c), max_cells + 1) > max_cells else cell
+            for c, cell in enumerate(row)
         )
         for r, row in enumerate(layout)
     )

@@ -15,7 +15,9 @@ defaults to the reference code's behaviour (github.com/wang-kevin3290/scaling-cr
 goal cell centres, starts at the start cell centre plus the robot's reset noise, and its contact
 set. ``make(id, contacts="feet")`` (ant and humanoid mazes, humanoid) takes brax's bundled
 models' feet-only contacts; ``make(id, cell_jitter=j)`` (mazes) spreads starts and goals over
-their cells.
+their cells; ``make(id, goal_max_cells=k)`` (mazes) draws goals only in the goal cells at most
+``k`` cells (shortest path) from the start: the stitching experiment's training env
+(:func:`envs.maze.near_goal_layout`).
 - ``reacher``: brax's two-link reacher on the generalized pipeline, goal = fingertip x, y, z.
 - ``arm_push_easy``, ``arm_push_hard``, ``arm_binpick_easy``, ``arm_binpick_hard``: MuJoCo
   Menagerie's Franka Panda and a cube on the MJX pipeline, goal = cube x, y, z
@@ -32,7 +34,7 @@ from typing import Any
 from envs.arena import HUMANOID_GOAL_RADIUS, REACHER_GOAL_RADIUS, RadialGoalEnv
 from envs.arm import ARM_TASKS, ArmEnv, PandaCube
 from envs.base import ENV_OPTIONS, EPISODE_LENGTH, EnvInfo, GoalEnv
-from envs.maze import build_maze, get_layout
+from envs.maze import Layout, build_maze, get_layout, near_goal_layout
 from envs.maze_env import MazeEnv, max_cell_jitter
 from envs.robots import CONTACT_SETS, Ant, Humanoid, PointMass, Reacher, Robot
 
@@ -123,10 +125,22 @@ def _make_maze(
     cell_jitter: float = 0.0,
     merge_walls: bool = True,
     contacts: str | None = None,
+    goal_max_cells: int | None = None,
     **kwargs: Any,
 ) -> GoalEnv:
-    maze = build_maze(get_layout(layout), cell_size)
+    maze = build_maze(_capped(info.env_id, get_layout(layout), goal_max_cells), cell_size)
     return MazeEnv(_with_contacts(robot, contacts), maze, info, cell_jitter, merge_walls, **kwargs)
+
+
+def _capped(env_id: str, layout: Layout, goal_max_cells: int | None) -> Layout:
+    """``layout`` with :func:`envs.maze.near_goal_layout` applied (as is for None); a
+    ValueError names ``env_id``."""
+    if goal_max_cells is None:
+        return layout
+    try:
+        return near_goal_layout(layout, goal_max_cells)
+    except ValueError as exc:
+        raise ValueError(f"env {env_id!r}: {exc}") from None
 
 
 def _maze_entries(
@@ -176,8 +190,10 @@ _POINT_MAZES = ("u_maze", "big_maze", "hardest_maze")
 u, big and hardest, and no U4 / U5 maze)."""
 _ANT_MAZES = ("u_maze", "u4_maze", "u5_maze", "big_maze", "hardest_maze")
 """Layouts of the ant mazes (Wang et al. 2025 use u4, u5, big and hardest)."""
-_MAZE_OPTIONS = ("cell_jitter", "contacts")
+_MAZE_OPTIONS = ("cell_jitter", "contacts", "goal_max_cells")
 """Options of the ant and humanoid mazes."""
+_POINT_MAZE_OPTIONS = ("cell_jitter", "goal_max_cells")
+"""Options of the point mazes (the point mass has one contact set)."""
 _HUMANOID_LAYOUTS = {"big_maze_eval": "humanoid_big_maze_eval"}
 """Layouts of the humanoid and point mazes that differ from the ant's: their big eval layout has
 goal cell (2, 5) too (scaling-crl ``envs/humanoid_maze.py:42-49`` and, for the reference's point
@@ -238,7 +254,7 @@ _REGISTRY: dict[str, _Entry] = {
             _POINT_MAZES,
             (0, 1),
             POINT_CELL_SIZE,
-            ("cell_jitter",),
+            _POINT_MAZE_OPTIONS,
             _HUMANOID_LAYOUTS,
         ),
         _Entry(_ANT, functools.partial(_make_ant, _ANT)),
@@ -290,8 +306,34 @@ def maze_layout(env_id: str) -> str | None:
     return _entry(env_id).layout
 
 
+def goal_layout(env_id: str, goal_max_cells: int | None = None) -> Layout:
+    """The layout a maze id draws its starts and goals from, with ``goal_max_cells`` applied
+    (:func:`envs.maze.near_goal_layout`); builds no physics. ``envs.make(env_id,
+    goal_max_cells=k).maze.layout`` is this layout.
+
+    Args:
+        env_id: a maze id (:func:`maze_layout` is not None).
+        goal_max_cells: the goals' largest shortest-path distance from a start cell (cells,
+            an int >= 1); None keeps every goal cell.
+
+    Raises:
+        KeyError: for an unknown id.
+        ValueError: for an id that is not a maze, a bad ``goal_max_cells``, or one that leaves
+            no goal cell (the message names the id and ``goal_max_cells``).
+    """
+    name = maze_layout(env_id)
+    if name is None:
+        raise ValueError(f"env {env_id!r} is not a maze; it has no layout")
+    return _capped(env_id, get_layout(name), goal_max_cells)
+
+
 def make(
-    env_id: str, *, contacts: str = "reference", cell_jitter: float = 0.0, **kwargs: Any
+    env_id: str,
+    *,
+    contacts: str = "reference",
+    cell_jitter: float = 0.0,
+    goal_max_cells: int | None = None,
+    **kwargs: Any,
 ) -> GoalEnv:
     """Build the env ``env_id``; with no keywords, as the reference code has it.
 
@@ -305,6 +347,11 @@ def make(
             is the reference placement, see :class:`~envs.maze_env.MazeEnv`. Only for maze
             ids. The earlier defaults are :data:`POINT_CELL_JITTER`, :data:`ANT_CELL_JITTER`
             and :data:`HUMANOID_CELL_JITTER`.
+        goal_max_cells: draw goals only in the goal cells at most this many cells (shortest
+            path, :func:`envs.maze.bfs_distances`) from the nearest start cell, an int >= 1;
+            None (default) keeps every goal cell. Only for maze ids. The stitching experiment's
+            training env: evaluate on the far goals of the ``_eval`` id, built without it (see
+            :func:`goal_layout`, :func:`envs.maze.near_goal_layout`).
         **kwargs: passed to the env's constructor: ``n_frames`` for all; ``merge_walls`` for
             mazes (:class:`~envs.maze_env.MazeEnv`); ``goal_radius`` and ``start_jitter`` for
             ``ant``, ``humanoid`` and ``reacher`` (:class:`~envs.arena.RadialGoalEnv`);
@@ -315,16 +362,17 @@ def make(
 
     Raises:
         KeyError: for an unknown id; the message names it and lists the known ids.
-        ValueError: for ``contacts`` or ``cell_jitter`` away from its default on an id that
-            does not list it in :attr:`EnvInfo.options` (the message names the id and the
-            option), for a ``contacts`` other than ``"reference"`` / ``"feet"``, and for other
-            bad values (e.g. a jitter that could put the robot into a wall).
+        ValueError: for an option away from its default on an id that does not list it in
+            :attr:`EnvInfo.options` (the message names the id and the option), for a
+            ``contacts`` other than ``"reference"`` / ``"feet"``, for a ``goal_max_cells`` that
+            is not an int >= 1 or leaves no goal cell (the message names the id and the cap),
+            and for other bad values (e.g. a jitter that could put the robot into a wall).
         TypeError: for an unknown keyword.
     """
     entry = _entry(env_id)
     if contacts not in CONTACT_SETS:
         raise ValueError(f"{env_id}: contacts must be one of {CONTACT_SETS}, got {contacts!r}")
-    given = {"contacts": contacts, "cell_jitter": cell_jitter}
+    given = {"contacts": contacts, "cell_jitter": cell_jitter, "goal_max_cells": goal_max_cells}
     for option, value in given.items():
         if option in entry.info.options:
             kwargs[option] = value

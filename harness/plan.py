@@ -64,7 +64,8 @@ def run_id(config: RunConfig) -> str:
     the spec format later (default None) leaves the ids of finished runs unchanged; so are
     ``data.dataset_dir`` and ``data.dataset_path`` (a dataset is named by ``data.dataset``).
     Offline runs leave out ``data.prefill`` and ``env.reset`` (online collection only), and
-    runs on OGBench data also ``env.contacts`` and ``env.cell_jitter`` (no Brax env);
+    runs on OGBench data also ``env.contacts``, ``env.cell_jitter`` and ``env.goal_max_cells``
+    (no Brax env);
     ``algo.tanh_log_det`` enters only for CRL with its SAC-style actor (the one that reads it).
     """
     dump = config.model_dump(mode="json", exclude_none=True)
@@ -80,7 +81,7 @@ def run_id(config: RunConfig) -> str:
         dump["data"].pop("prefill", None)
         dump["env"].pop("reset", None)
         if config.data.resolved_source == "ogbench":
-            for option in ("contacts", "cell_jitter"):
+            for option in ("contacts", "cell_jitter", "goal_max_cells"):
                 dump["env"].pop(option, None)
     canonical = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

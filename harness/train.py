@@ -164,8 +164,9 @@ class Trainer:
         self.cfg = cfg
         options = cfg.env.make_options()
         self.env = envs.make(cfg.env.id, **options)
-        eval_id = cfg.env.resolved_eval_id
-        self.eval_env = self.env if eval_id == cfg.env.id else envs.make(eval_id, **options)
+        eval_id, eval_options = cfg.env.resolved_eval_id, cfg.env.make_options(evaluation=True)
+        same = (eval_id, eval_options) == (cfg.env.id, options)  # eval_id's env has no goal cap
+        self.eval_env = self.env if same else envs.make(eval_id, **eval_options)
         self.sched = schedule(cfg)
         self.state_dim = int(self.env.state_dim)
         self.goal_dim = int(self.env.goal_dim)

@@ -371,7 +371,9 @@ def test_options_per_env_family() -> None:
         robot = _robot(env_id)
         if "maze" in env_id:
             expected: tuple[str, ...] = (
-                ("cell_jitter",) if robot == "point" else ("cell_jitter", "contacts")
+                ("cell_jitter", "goal_max_cells")
+                if robot == "point"
+                else ("cell_jitter", "contacts", "goal_max_cells")
             )
         else:
             expected = ("contacts",) if env_id == "humanoid" else ()

@@ -62,7 +62,8 @@ def value_map(
 
     Args:
         run: a run with ``params/`` (written by :func:`harness.checkpoint.save_params`).
-        goal_xy: the goal's ``(x, y)`` in metres; default :func:`far_goal`.
+        goal_xy: the goal's ``(x, y)`` in metres; default :func:`far_goal` of the maze with
+            all its goal cells (also for a run trained with ``env.goal_max_cells``).
         points: grid points along the maze's longer side.
 
     Returns:
@@ -95,7 +96,9 @@ def value_map(
         cfg = RunConfig.model_validate((run.config or {}).get("config"))
     except ValidationError as exc:
         raise ReportError(f"run {run.run_id}: config.json does not validate: {exc}") from None
-    env = envs.make(cfg.env.id, **cfg.env.make_options())
+    # The walls of the training env, with all its goal cells: the default goal is the maze's
+    # far goal even when training goals were capped (env.goal_max_cells, the stitching spec).
+    env = envs.make(cfg.env.id, **{**cfg.env.make_options(), "goal_max_cells": None})
     if not isinstance(env, MazeEnv):
         raise ReportError(f"run {run.run_id}: {cfg.env.id} is not a maze; value maps need walls")
     maze = env.maze

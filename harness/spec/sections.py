@@ -51,6 +51,14 @@ class EnvSpec(_Section):
         "ant, none for humanoid and point); j > 0 offsets start and goal uniformly by up to j metres along x and y "
         "(this harness's earlier default: 0.5 ant and point, 0.25 humanoid).",
     )
+    goal_max_cells: PositiveInt | None = Field(
+        None,
+        description="Maze envs, the stitching experiment: train with goals only in the goal "
+        "cells at most this many cells (shortest path through the maze) from the start; null = "
+        "every goal cell. Applies to the training env only: the eval env (eval_id, e.g. "
+        "point_big_maze_eval, whose goals are far) keeps all its goals. With eval_id null the "
+        "training env, cap included, is evaluated. See docs/depth_on_cpu.md (Stitching).",
+    )
 
     @field_validator("id", "eval_id")
     @classmethod
@@ -85,7 +93,10 @@ class EnvSpec(_Section):
         asked = {"contacts": self.contacts != "reference", "cell_jitter": self.cell_jitter > 0}
         for env_id in dict.fromkeys((self.id, self.resolved_eval_id)):
             info = envs.info(env_id)
-            for option, changed in asked.items():
+            options = dict(asked)
+            if env_id == self.id:  # the goal cap is the training env's only (make_options)
+                options["goal_max_cells"] = self.goal_max_cells is not None
+            for option, changed in options.items():
                 if changed and option not in info.options:
                     value = getattr(self, option)
                     raise ValueError(
@@ -98,6 +109,8 @@ class EnvSpec(_Section):
                     f"cell_jitter={self.cell_jitter:g} would put starts of {env_id!r} into a wall: "
                     f"at most {limit:g} m (half a cell minus the robot's reach)"
                 )
+        if self.goal_max_cells is not None:
+            envs.goal_layout(self.id, self.goal_max_cells)  # ValueError: no goal within the cap
         return self
 
     @property
@@ -105,11 +118,20 @@ class EnvSpec(_Section):
         """The env evaluated on: ``eval_id``, else ``id``."""
         return self.eval_id or self.id
 
-    def make_options(self) -> dict[str, Any]:
-        """Keyword options for ``envs.make`` of the training and the evaluation env: the
-        contact set and the maze placement (``envs.make`` accepts both, at their defaults, for
-        every env)."""
-        return {"contacts": self.contacts, "cell_jitter": self.cell_jitter}
+    def make_options(self, evaluation: bool = False) -> dict[str, Any]:
+        """Keyword options for ``envs.make`` of the training env, or with ``evaluation`` of the
+        env evaluated on (``envs.make(resolved_eval_id, **make_options(evaluation=True))``).
+
+        Both get the contact set and the maze placement (``envs.make`` accepts them, at their
+        defaults, for every env). ``goal_max_cells`` (the stitching experiment's goal cap) is
+        the training env's: an evaluation env named by ``eval_id`` is built without it, so it
+        keeps its far goals; with ``eval_id`` null the training env, cap included, is the one
+        evaluated.
+        """
+        options: dict[str, Any] = {"contacts": self.contacts, "cell_jitter": self.cell_jitter}
+        if not (evaluation and self.eval_id is not None):
+            options["goal_max_cells"] = self.goal_max_cells
+        return options
 
 
 class NetworkSpec(_Section):
