@@ -333,3 +333,109 @@ def test_reference_offline_k_and_extra_plots(tmp_path, capsys) -> None:
     } <= names
     assert report(*args, "--no-plots") == 0
     assert "286 ± 36" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# Critical depth (issue 16): jumps between consecutive depths with non-overlapping IQM CIs
+
+
+def _group(depth: int, scores: list[float], **setting: object) -> rp.GroupStats:
+    x = np.asarray(scores, dtype=np.float64)
+    mean, se = rp.mean_se(x)
+    return rp.GroupStats(
+        key={"env_id": "point_big_maze", "critic_depth": depth, **setting},
+        scores=x,
+        run_ids=tuple(f"r{depth}_{i}" for i in range(x.size)),
+        seeds=tuple(range(x.size)),
+        mean=mean,
+        se=se,
+        iqm=float(rp.iqm(x)),
+        iqm_ci=rp.iqm_ci([x]),
+        ratio=None,
+        ratio_base=None,
+        reference=None,
+        random_score=None,
+    )
+
+
+def _synthetic_report(groups: list[rp.GroupStats], by: tuple[str, ...]) -> rp.Report:
+    return rp.Report(
+        source=Path("synthetic"),
+        metric="eval/time_at_goal",
+        last_k=None,
+        by=by,
+        runs=(),
+        groups=tuple(groups),
+        comparison=None,
+        warnings=(),
+        reference=False,
+        seed=0,
+    )
+
+
+def test_depth_jumps_on_synthetic_scores() -> None:
+    groups = [
+        # width 64: 4 -> 16 jumps (every seed higher, CIs apart); 16 -> 32 overlaps.
+        _group(32, [51.0, 49.0, 56.0], width=64),
+        _group(4, [10.0, 11.0, 12.0], width=64),
+        _group(16, [50.0, 52.0, 55.0], width=64),
+        # width 128: higher at 16 on average, but the CIs overlap; 16 -> 32 falls apart.
+        _group(4, [10.0, 30.0, 50.0], width=128),
+        _group(16, [20.0, 40.0, 60.0], width=128),
+        _group(32, [1.0, 2.0, 3.0], width=128),
+        # width 256: one seed at depth 4, no interval, so no claim.
+        _group(4, [1.0], width=256),
+        _group(16, [90.0, 95.0], width=256),
+    ]
+    steps = rp.depth_steps(groups, "critic_depth")
+    pairs = {(s.setting["width"], s.shallow_depth, s.deep_depth): s for s in steps}
+    assert set(pairs) == {(64, 4, 16), (64, 16, 32), (128, 4, 16), (128, 16, 32), (256, 4, 16)}
+    jumps = rp.depth_jumps(groups, "critic_depth")
+    assert [(s.setting, s.shallow_depth, s.deep_depth) for s in jumps] == [({"width": 64}, 4, 16)]
+    assert pairs[(64, 4, 16)].deep.iqm_ci[0] > pairs[(64, 4, 16)].shallow.iqm_ci[1]
+    assert not pairs[(128, 16, 32)].jump  # a drop with separate CIs is no jump
+    assert not pairs[(256, 4, 16)].testable and not pairs[(256, 4, 16)].jump
+
+    lines = rp.critical_depth_lines(_synthetic_report(groups, ("env_id", "critic_depth", "width")))
+    assert len(lines) == 1
+    low, high = (rp.fmt(v) for v in pairs[(64, 4, 16)].shallow.iqm_ci)
+    assert lines[0].startswith(
+        f"point_big_maze (width=64): critical depth: time at goal jumps from 11.0 [{low}, {high}]"
+        " at depth 4 to 52.3 ["
+    )
+    assert "at depth 16 (IQM [95 % bootstrap CI], 3 and 3 seeds" in lines[0]
+
+
+def test_critical_depth_says_when_there_is_no_jump() -> None:
+    by = ("env_id", "critic_depth")
+    flat = [_group(4, [10.0, 30.0, 50.0]), _group(16, [20.0, 40.0, 60.0]), _group(32, [7.0])]
+    (line,) = rp.critical_depth_lines(_synthetic_report(flat, by))
+    assert line.startswith("No jump between consecutive depths: in none of the 2 pairs")
+    assert "(1 of them have a single seed on one side" in line
+    assert rp.critical_depth_lines(_synthetic_report(flat[:1], by)) == []  # one depth
+    assert rp.critical_depth_lines(_synthetic_report(flat, ("env_id",))) == []  # no depth field
+
+
+def test_report_md_has_the_critical_depth_and_curves_per_depth(tmp_path, capsys) -> None:
+    root = tmp_path / "jumps"
+    curve = [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+    for depth, scale in ((4, 0.2), (16, 1.0), (32, 1.05)):
+        for seed in (0, 1, 2):
+            fields = {
+                "env_id": "point_big_maze",
+                "critic_depth": depth,
+                "width": 64,
+                "data_mode": "online",
+                "seed": seed,
+            }
+            values = [v * scale + seed for v in curve]
+            _write_run(root, f"d{depth}s{seed}", fields, values)
+    assert report(str(root), "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    (jump,) = out["critical_depth"]
+    assert "jumps from" in jump and "at depth 4 to" in jump and "at depth 16 (" in jump
+    md = (root / "report" / "report.md").read_text()
+    assert "## Critical depth" in md and jump in md
+    names = {Path(p).name for p in out["plots"]}
+    assert {"depth_scaling_point_big_maze.png", "learning_curves_point_big_maze.png"} <= names
+    assert "![point_big_maze: learning curves](learning_curves_point_big_maze.png)" in md

@@ -13,6 +13,8 @@ importable from ``harness.report`` itself.
 - :mod:`~harness.report.groups`: grouping runs by ``env_id`` and ``--by`` fields, per-group
   statistics (:class:`GroupStats`), ratio to the shallowest depth, the paper's reference table,
   probability of improvement between settings (:class:`Comparison`), :func:`build_report`.
+- :mod:`~harness.report.depth_jumps`: consecutive depths of a setting and the jumps between
+  them (non-overlapping IQM intervals): the report's critical depth.
 - :mod:`~harness.report.tables`: number formats, rows of the terminal tables, ``report.md``
   and the ``--json`` payload.
 - :mod:`~harness.report.value_maps`: the critic's value map over a maze (Wang et al. 2025,
@@ -25,6 +27,7 @@ Nothing here prints but :mod:`~harness.report.cli`.
 
 from __future__ import annotations
 
+from harness.report.depth_jumps import DepthStep, depth_jumps, depth_steps
 from harness.report.groups import (
     DEPTH_FIELDS,
     PAPER_REFERENCE,
@@ -67,6 +70,7 @@ from harness.report.stats import (
 )
 from harness.report.tables import (
     comparison_lines,
+    critical_depth_lines,
     final_score_text,
     fmt,
     fmt_ci,
@@ -88,6 +92,7 @@ __all__ = [
     "PAPER_REFERENCE",
     "PAPER_WIDTH",
     "Comparison",
+    "DepthStep",
     "GroupStats",
     "Report",
     "ReportError",
@@ -98,6 +103,9 @@ __all__ = [
     "build_report",
     "compare",
     "comparison_lines",
+    "critical_depth_lines",
+    "depth_jumps",
+    "depth_steps",
     "far_goal",
     "final_score_text",
     "find_run",

@@ -2,7 +2,8 @@
 
 - :func:`plot_depth_scaling`: final score vs critic depth (log2 axis) per environment, mean
   +- s.e. band and IQM with its 95 % bootstrap CI, optionally beside the paper's numbers
-  (Wang et al. 2025, arXiv 2503.14858, Fig. 1 and the results table).
+  (Wang et al. 2025, arXiv 2503.14858, Fig. 1 and the results table); an arrow labelled
+  "jump" marks a critical depth (:mod:`harness.report.depth_jumps`).
 - :func:`plot_learning_curves`: the metric vs env steps per setting, mean +- s.e. over seeds.
 - :func:`plot_width_vs_depth`: final score vs critic parameters, one line per width over
   depths (the paper's "depth beats width" at matched parameter counts).
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.report.depth_jumps import depth_jumps
 from harness.report.groups import DEPTH_FIELDS, GroupStats, Report, group_stats, read_reference
 from harness.report.runs import RunResult
 from harness.report.tables import final_score_text
@@ -151,6 +153,31 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _mark_jumps(ax: Any, members: Sequence[GroupStats], colour: Any) -> None:
+    """Mark each critical-depth jump of one series (:func:`harness.report.depth_jumps.
+    depth_jumps`: the deeper IQM's 95 % CI lies wholly above the shallower one's) with an arrow
+    between the two IQMs labelled "jump"."""
+    for step in depth_jumps(members, "critic_depth"):
+        x0, x1 = (d * 2**_IQM_SHIFT for d in (step.shallow_depth, step.deep_depth))
+        y0, y1 = step.shallow.iqm, step.deep.iqm
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops={"arrowstyle": "->", "color": colour, "lw": 2.0, "alpha": 0.8},
+        )
+        ax.annotate(
+            "jump",
+            xy=(math.sqrt(x0 * x1), 0.5 * (y0 + y1)),
+            xytext=(-6, 6),
+            textcoords="offset points",
+            ha="right",
+            color=colour,
+            fontsize=8,
+            fontweight="bold",
+        )
+
+
 def plot_depth_scaling(report: Report, env_id: str, path: Path) -> Path | None:
     """Final score vs critic depth for one environment; None with fewer than two depths.
 
@@ -159,7 +186,8 @@ def plot_depth_scaling(report: Report, env_id: str, path: Path) -> Path | None:
     CI as error bars (slightly shifted right). With ``report.reference``, the paper's mean +-
     s.e. is drawn too: on the same axis when the runs' episodes are 1000 steps long, else on a
     right-hand axis of its own (time at goal out of 1000 steps). A dotted line marks the
-    uniform random policy's score where the runs measured it.
+    uniform random policy's score where the runs measured it. An arrow labelled "jump" joins
+    the IQMs of consecutive depths whose intervals do not overlap (:func:`_mark_jumps`).
     """
     runs = _env_runs(report, env_id)
     fields = _series_fields(report, ())
@@ -202,6 +230,7 @@ def plot_depth_scaling(report: Report, env_id: str, path: Path) -> Path | None:
             lw=1,
             label=f"{prefix}IQM, 95% bootstrap CI",
         )
+        _mark_jumps(ax, members, colour)
     randoms = [r.random_score for r in runs if r.random_score is not None]
     if randoms:
         ax.axhline(

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.report.depth_jumps import depth_steps
 from harness.report.groups import PAPER_WIDTH, Comparison, Report, _text
 from harness.report.runs import LAST_K_BY_MODE, RunResult
 from harness.report.stats import N_RESAMPLES
@@ -136,6 +137,45 @@ def comparison_lines(c: Comparison) -> list[str]:
     return lines
 
 
+def critical_depth_lines(report: Report) -> list[str]:
+    """Sentences on critical depths (:mod:`harness.report.depth_jumps`): one per jump
+    between consecutive depths of a setting, or one saying that none was found; ``[]`` when the
+    report groups by no depth or no setting has two depths.
+
+    A jump: the deeper IQM is higher and the two 95 % bootstrap intervals do not overlap (Wang
+    et al. 2025, arXiv 2503.14858, report jumps at a task-dependent critical depth).
+    """
+    field = report.depth_field
+    if field is None:
+        return []
+    steps = depth_steps(report.groups, field)
+    if not steps:
+        return []
+    name = report.metric.split("/")[-1].replace("_", " ")
+    lines = []
+    for s in steps:
+        if not s.jump:
+            continue
+        setting = ", ".join(f"{k}={_text(v)}" for k, v in s.setting.items())
+        where = f"{s.env_id} ({setting})" if setting else s.env_id
+        lines.append(
+            f"{where}: critical depth: {name} jumps from {fmt(s.shallow.iqm)} "
+            f"{fmt_ci(*s.shallow.iqm_ci)} at depth {s.shallow_depth} to {fmt(s.deep.iqm)} "
+            f"{fmt_ci(*s.deep.iqm_ci)} at depth {s.deep_depth} (IQM [95 % bootstrap CI], "
+            f"{s.shallow.n} and {s.deep.n} seeds; the intervals do not overlap)."
+        )
+    if lines:
+        return lines
+    untestable = sum(not s.testable for s in steps)
+    text = (
+        f"No jump between consecutive depths: in none of the {len(steps)} pairs compared does "
+        f"the deeper depth's IQM 95 % bootstrap CI lie wholly above the shallower one's"
+    )
+    if untestable:
+        text += f" ({untestable} of them have a single seed on one side and cannot show one)"
+    return [text + "."]
+
+
 def _clean(value: Any) -> Any:
     """JSON-safe: NaN and inf become None, numpy scalars and arrays become Python values."""
     if isinstance(value, np.ndarray):
@@ -209,6 +249,7 @@ def to_json(
                 for r in report.not_finished
             ],
             "comparison": comparison,
+            "critical_depth": critical_depth_lines(report),
             "warnings": list(report.warnings),
             "report_dir": str(report_dir) if report_dir else None,
             "plots": [str(p) for p in plots],
@@ -264,6 +305,9 @@ def write_markdown(report: Report, out_dir: Path, plots: Sequence[tuple[Path, st
     if report.comparison is not None:
         parts += ["## Probability of improvement", ""]
         parts += [f"- {line}" for line in comparison_lines(report.comparison)] + [""]
+    critical = critical_depth_lines(report)
+    if critical:
+        parts += ["## Critical depth", ""] + [f"- {line}" for line in critical] + [""]
     if report.not_finished:
         header, rows = not_finished_rows(report)
         parts += [
