@@ -70,6 +70,14 @@ chain depth and worse under ``vmap``: measured on the project's 2-core CPU, ``vm
 envs of ``mjx`` kinematics of a plain 9-link hinge chain ran 2.5 s per call with them and
 1.9 ms without (the ant's 3-level legs: 1.9 ms either way), and compiled in half the time
 without. The option names a CPU compiler setting and does not touch GPU compilation."""
+CPU_VMAP_LIMIT = 128
+"""Most arm envs stepped by one ``vmap``-ed call on the CPU; bigger batches are stepped in chunks
+(:meth:`envs.base.GoalEnv.vmap`). jaxlib's CPU LAPACK kernel behind MJX's batched Cholesky
+(``lapack_spotrf_ffi``, 15 x 15 matrices here) splits a batch of 178 or more across the XLA
+thread pool it runs on and blocks until the pieces are done; when XLA runs two independent
+factorisations of one step at once, both pool threads block and nothing runs the pieces: a
+deadlock. Measured on the project's 2-core CPU (`benchmarks/hang_repro.py`, docs/envs.md):
+`arm_push_hard` at batch 256 hung in 5 of 6 loaded attempts, in chunks of 128 in none of 6."""
 PANDA_ASSET = "franka_panda_mjx.xml"
 """The vendored Panda in ``envs/assets`` (menagerie's MJX Panda without meshes)."""
 MENAGERIE_ROBOT = "franka_emika_panda"
@@ -337,6 +345,8 @@ class PandaCube(Robot):
     wall_friction: float | None = None
     compiler_options: tuple[tuple[str, Any], ...] = tuple(XLA_CPU_OPTIONS.items())
     """:data:`XLA_CPU_OPTIONS`: without them a batched step runs about 1000 times slower on CPU."""
+    cpu_vmap_limit: int | None = CPU_VMAP_LIMIT
+    """:data:`CPU_VMAP_LIMIT`: bigger CPU batches deadlock in jaxlib's batched Cholesky."""
 
     def __post_init__(self) -> None:
         if self.panda_source not in ("vendored", "menagerie"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -207,6 +208,35 @@ class GoalEnv(PipelineEnv):
         of any program that steps it); empty except for the arm tasks
         (:data:`envs.arm.XLA_CPU_OPTIONS`)."""
         return dict(self.robot.compiler_options)
+
+    def vmap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``jax.vmap(fn)`` over a leading env axis, stepped in chunks on the CPU when the robot
+        has a ``cpu_vmap_limit`` (the arm tasks: :data:`envs.arm.CPU_VMAP_LIMIT`).
+
+        A batch of ``n`` envs above the limit is split into ``n / c`` chunks of ``c`` envs, the
+        largest divisor of ``n`` within the limit, stepped one after another with
+        ``lax.map``; results are the same as one ``vmap``. On other backends, and for robots
+        without a limit, this is ``jax.vmap(fn)``.
+
+        Args:
+            fn: a per-env function (``reset``, ``step``) whose arguments and results are pytrees
+                of arrays with the env axis first once batched.
+        """
+        batched = jax.vmap(fn)
+        limit = self.robot.cpu_vmap_limit
+        if limit is None or jax.default_backend() != "cpu":
+            return batched
+
+        def chunked(*args: Any) -> Any:
+            n = jax.tree_util.tree_leaves(args)[0].shape[0]
+            if n <= limit:
+                return batched(*args)
+            size = max(d for d in range(1, limit + 1) if n % d == 0)
+            split = jax.tree_util.tree_map(lambda x: x.reshape(n // size, size, *x.shape[1:]), args)
+            out = jax.lax.map(lambda chunk: batched(*chunk), split)
+            return jax.tree_util.tree_map(lambda x: x.reshape(n, *x.shape[2:]), out)
+
+        return chunked
 
     @property
     def observation_size(self) -> int:  # type: ignore[override]

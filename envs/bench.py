@@ -64,8 +64,8 @@ def measure_step_throughput(
         KeyError: for an unknown env id; ValueError: for an option the env does not take.
     """
     env = make(env_id, **options)
-    reset = jax.jit(jax.vmap(env.reset), compiler_options=env.compiler_options)
-    step = jax.jit(jax.vmap(env.step), compiler_options=env.compiler_options)
+    reset = jax.jit(env.vmap(env.reset), compiler_options=env.compiler_options)
+    step = jax.jit(env.vmap(env.step), compiler_options=env.compiler_options)
     key_reset, key_act = jax.random.split(jax.random.key(0))
     state = jax.block_until_ready(reset(jax.random.split(key_reset, batch_size)))
     actions = jax.random.uniform(

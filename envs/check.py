@@ -46,8 +46,8 @@ def check(
         raise ValueError(f"batch and steps must be >= 1, got batch={batch}, steps={steps}")
     env = make(env_id, **options)
     options = env.compiler_options
-    reset = jax.jit(jax.vmap(env.reset), compiler_options=options)
-    vstep = jax.vmap(env.step)
+    reset = jax.jit(env.vmap(env.reset), compiler_options=options)
+    vstep = env.vmap(env.step)
 
     @functools.partial(jax.jit, compiler_options=options)
     def advance(state: Any, action: jax.Array, ok: jax.Array, ever_done: jax.Array) -> Any:

@@ -131,6 +131,10 @@ class Robot(abc.ABC):
     compiler_options: tuple[tuple[str, Any], ...] = ()
     """XLA options that jitted programs stepping this robot should be compiled with (``jax.jit``'s
     ``compiler_options``); none but for the Franka arm (:data:`envs.arm.XLA_CPU_OPTIONS`)."""
+    cpu_vmap_limit: int | None = None
+    """Most envs one ``vmap``-ed call may step on the CPU (:meth:`envs.base.GoalEnv.vmap`
+    chunks larger batches); None: no limit. Only the Franka arm has one
+    (:data:`envs.arm.CPU_VMAP_LIMIT`)."""
 
     @property
     def start_noise(self) -> float:

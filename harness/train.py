@@ -177,10 +177,11 @@ class Trainer:
         # TD learning reads the commanded goal and the terminal flag of every step.
         self.keeps_goals = self.batch_kind == "transition"
         self.success_threshold = float(envs.info(cfg.env.id).success_threshold)
-        self._reset = jax.vmap(self.env.reset)
-        self._step = jax.vmap(self.env.step)
-        self._eval_reset = jax.vmap(self.eval_env.reset)
-        self._eval_step = jax.vmap(self.eval_env.step)
+        # env.vmap: jax.vmap, in chunks where a robot needs it on the CPU (the arm tasks).
+        self._reset = self.env.vmap(self.env.reset)
+        self._step = self.env.vmap(self.env.step)
+        self._eval_reset = self.eval_env.vmap(self.eval_env.reset)
+        self._eval_step = self.eval_env.vmap(self.eval_env.step)
         # Programs that step an env take its XLA options (the MJX arm tasks need one on the
         # CPU: envs/arm.py); the update never touches the env.
         env_options = {**self.env.compiler_options, **self.eval_env.compiler_options} or None

@@ -406,3 +406,34 @@ def test_make_accepts_default_options_everywhere_and_rejects_bad_ones() -> None:
         envs.make("ant", no_such_option=1)
     with pytest.raises(ValueError, match="half a cell"):
         envs.make("ant_u_maze", cell_jitter=0.9)  # 0.9 + the ant's 1.2 m reach > 2 m
+
+
+def test_env_vmap_in_chunks_equals_one_vmap() -> None:
+    """``GoalEnv.vmap`` with a CPU limit (the arm tasks' deadlock avoidance, docs/envs.md) steps
+    a batch in chunks and gives the results of one ``vmap``: here a point maze given a limit of
+    3, so 8 envs go in 4 chunks of 2."""
+    import copy
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import envs
+
+    plain = envs.make("point_u_maze")
+    limited = envs.make("point_u_maze")
+    robot = copy.copy(limited.robot)
+    object.__setattr__(robot, "cpu_vmap_limit", 3)  # a frozen dataclass; the limit is a default
+    limited.robot = robot
+    keys = jax.random.split(jax.random.PRNGKey(0), 8)
+    action = jnp.linspace(-1.0, 1.0, 8 * plain.action_size).reshape(8, -1)
+    state = jax.jit(plain.vmap(plain.reset))(keys)
+    outs = [jax.jit(env.vmap(env.step))(state, action) for env in (plain, limited)]
+    for a, b in zip(
+        jax.tree_util.tree_leaves(outs[0]), jax.tree_util.tree_leaves(outs[1]), strict=True
+    ):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+    assert limited.vmap(limited.step) is not None and plain.robot.cpu_vmap_limit is None
+    from envs.arm import CPU_VMAP_LIMIT, PandaCube
+
+    assert PandaCube.cpu_vmap_limit == CPU_VMAP_LIMIT == 128
