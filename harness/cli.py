@@ -176,7 +176,9 @@ def _wait(args: argparse.Namespace, spec: Spec, results: Path) -> int:
 
     rows = follow(spec, results, args.poll_s, show)
     _out.print(summary_table(rows, title=f"{spec.name} ({results / spec.name})"))
-    return EXIT_FAILED if any(r["status"] in ("failed", "lost", "broken") for r in rows) else EXIT_OK
+    return (
+        EXIT_FAILED if any(r["status"] in ("failed", "lost", "broken") for r in rows) else EXIT_OK
+    )
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
