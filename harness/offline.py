@@ -459,6 +459,9 @@ def train_offline(
     callbacks = callbacks or Callbacks()
     trainer = trainer or OfflineTrainer(cfg)
     sched = trainer.sched
+    from harness.diagnostics import make_diagnostics  # issue 17: diag/* at every evaluation
+
+    diagnostics = make_diagnostics(trainer)
     ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
     start = time.perf_counter()
     key = jax.random.PRNGKey(cfg.seed)
@@ -531,6 +534,7 @@ def train_offline(
         t0 = time.perf_counter()
         metrics = {f"eval/{k}": v for k, v in evaluation(False).items()}
         metrics.update({f"random/{k}": v for k, v in evaluation(True).items()})
+        metrics.update(diagnostics.at_eval(state.agent, trainer.train_data, cfg.seed))
         metrics["perf/eval_s"] = time.perf_counter() - t0
         last = emit(metrics)
         eval_index = 1
@@ -586,6 +590,7 @@ def train_offline(
                     f"non-finite metrics at gradient step {int(state.grad_steps)}: "
                     f"{', '.join(bad)} (training diverged; try a lower learning rate)"
                 )
+            metrics.update(diagnostics.at_eval(state.agent, trainer.train_data, cfg.seed))
             if not evaluated:  # a resumed process's first evaluation compiles: left out
                 window_start += time.perf_counter() - t0
                 evaluated = True

@@ -43,6 +43,7 @@ from harness.store import (
     write_metrics,
     write_record,
 )
+from harness.tracking import make_trackers
 
 #: Outcome of a run this process did not train: complete, or owned by another live process.
 STATUS_SKIPPED = "skipped"
@@ -245,10 +246,12 @@ def _execute_owned(
     except WriteError as exc:  # a full disk: record the failure where it still fits
         return _fail(run, rundir, record, exc, started, reporter)
     rows: list[dict[str, Any]] = []
+    tracker = make_trackers(spec, run, rundir, lambda m: reporter.note(run.run_id, m))  # issue 17
 
     def on_eval(point: dict[str, Any]) -> None:
         rows.extend(_metric_rows(spec.name, run, point))
         write_metrics(rundir.metrics, rows)
+        tracker.log(point[step], point["metrics"])  # issue 17: TensorBoard, W&B
         reporter.evaluation(run.run_id, point)
 
     def on_progress(info: dict[str, Any]) -> None:
@@ -311,6 +314,8 @@ def _execute_owned(
         raise
     except Exception as exc:  # a failing run is recorded and the sweep goes on
         return _fail(run, rundir, record, exc, started, reporter)
+    finally:
+        tracker.close()  # issue 17
     record.update(
         status=STATUS_COMPLETED,
         finished_at=now(),

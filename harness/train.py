@@ -405,7 +405,7 @@ class Callbacks:
 
     ``on_eval(point)`` receives a dict with ``iteration``, ``env_steps``, ``grad_steps``,
     ``wall_s`` and ``metrics`` (a flat ``name -> float`` dict, names namespaced ``eval/``,
-    ``train/``, ``perf/``, ``random/``). ``on_progress(info)`` receives ``env_steps``,
+    ``train/``, ``perf/``, ``random/``, ``diag/``: :mod:`harness.diagnostics`). ``on_progress(info)`` receives ``env_steps``,
     ``total_env_steps``, ``sps`` after every iteration. ``on_resume(info)`` is called once when
     training continues from a checkpoint, with its ``iteration``, ``env_steps`` and ``wall_s``
     (training seconds before it): evaluations after that point will be made again, so rows
@@ -457,6 +457,9 @@ def train(
     callbacks = callbacks or Callbacks()
     trainer = trainer or Trainer(cfg)
     sched = trainer.sched
+    from harness.diagnostics import make_diagnostics  # issue 17: diag/* at every evaluation
+
+    diagnostics = make_diagnostics(trainer)
     ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
     start = time.perf_counter()
     key = jax.random.PRNGKey(cfg.seed)
@@ -526,6 +529,7 @@ def train(
         metrics.update(
             _floats(trainer.evaluate(ts.agent.actor_params, eval_keys[0], uniform), "random")
         )
+        metrics.update(diagnostics.at_eval(ts.agent, ts.replay, cfg.seed))  # issue 17
         last = emit(0, metrics)
         eval_index = 1
         save(0)
@@ -564,6 +568,7 @@ def train(
                         f"non-finite metrics at env step {int(ts.env_steps)}: {', '.join(bad)} "
                         "(training diverged; try a lower learning rate)"
                     )
+                metrics.update(diagnostics.at_eval(ts.agent, ts.replay, cfg.seed))  # issue 17
                 if not evaluated:  # a resumed process's first evaluation compiles: left out
                     window_start += time.perf_counter() - eval_start
                     evaluated = True
