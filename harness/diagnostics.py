@@ -41,7 +41,6 @@ from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from harness.batches import Batch
 
@@ -71,6 +70,12 @@ def effective_rank(x: jax.Array) -> jax.Array:
     return jnp.where(total > 0, jnp.exp(entropy), 0.0)
 
 
+def global_norm(tree: Any) -> jax.Array:
+    """``sqrt(sum of squares)`` over every leaf of a pytree (float32 scalar)."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x.astype(jnp.float32))) for x in leaves))
+
+
 def residual_blocks(encoder: Mapping[str, Any]) -> list[Any]:
     """The residual blocks of one :class:`~harness.networks.ResidualMLP` parameter (or
     gradient) tree, in order: slices of the stacked ``blocks`` leaves (``network.scan``) or the
@@ -95,7 +100,7 @@ def block_grad_norms(prefix: str, *encoders: Mapping[str, Any]) -> dict[str, jax
         return {}
     picks = {"first": 0, "mid": count // 2, "last": count - 1}
     return {
-        f"{prefix}_{name}": optax.global_norm([blocks[i] for blocks in per_encoder])
+        f"{prefix}_{name}": global_norm([blocks[i] for blocks in per_encoder])
         for name, i in picks.items()
     }
 
@@ -118,7 +123,7 @@ def _actor_stats(agent: Any, actor_params: Any, batch: Any) -> dict[str, jax.Arr
 
 def _actor_grads(prefix: str, grads: Any) -> dict[str, jax.Array]:
     return {
-        f"{prefix}": optax.global_norm(grads),
+        f"{prefix}": global_norm(grads),
         **block_grad_norms(prefix, grads["params"]["trunk"]),
     }
 
@@ -171,8 +176,8 @@ def agent_diagnostics(
         )
         sa, g = critic_grads["params"]["sa_encoder"], critic_grads["params"]["g_encoder"]
         out.update(
-            grad_norm_phi=optax.global_norm(sa),
-            grad_norm_psi=optax.global_norm(g),
+            grad_norm_phi=global_norm(sa),
+            grad_norm_psi=global_norm(g),
             **block_grad_norms("grad_norm_phi", sa),
             **block_grad_norms("grad_norm_psi", g),
             **_representation("phi", phi),
@@ -206,7 +211,7 @@ def agent_diagnostics(
         q = cast(jax.Array, agent.q(state.critic_params, batch.state, batch.action, batch.goal))
         heads = critic_grads["params"]
         out.update(
-            grad_norm_critic=optax.global_norm(critic_grads),
+            grad_norm_critic=global_norm(critic_grads),
             **block_grad_norms("grad_norm_critic", heads["q1"], heads["q2"]),
             q_mean=jnp.mean(q),
             q_std=jnp.std(q),
