@@ -191,6 +191,31 @@ def test_diagnostics_finite_at_every_evaluation(tracked: tuple[Path, int]) -> No
     assert ((rank >= 1.0) & (rank <= 8.0)).all()  # repr_dim 8
 
 
+def test_report_has_a_diagnostics_section(tracked: tuple[Path, int]) -> None:
+    run_dir, _ = tracked
+    assert main(["report", str(run_dir.parent), "--last", "1"]) == 0
+    report = (run_dir.parent / "report" / "report.md").read_text()
+    section = report[report.index("## Diagnostics") :]
+    assert "At the last evaluation, " in section and "effective rank" in section
+    assert (run_dir.parent / "report" / "diagnostics_point_u_maze.png").stat().st_size > 10_000
+
+
+def test_watch_redraws_the_status_table(
+    tracked: tuple[Path, int], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run_dir, _ = tracked
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY.format(name="tiny"))
+    results = str(run_dir.parent.parent)
+    capsys.readouterr()
+    start = time.perf_counter()
+    assert main(["watch", str(spec), "--results", results, "--watch", "0.2", "--count", "2"]) == 0
+    assert main(["status", str(spec), "--results", results, "--watch", "0.1", "--count", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ctrl-C") == 3 and out.count("completed") == 3
+    assert "latest" in out and time.perf_counter() - start < 30
+
+
 def test_logging_is_not_part_of_the_run_id(tmp_path: Path) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY.format(name="tiny"))
