@@ -26,12 +26,16 @@ PANEL_ORDER = (
     "grad_norm_psi",
     "grad_norm_critic",
     "grad_norm_actor_first",
+    "grad_norm_actor_mid",
     "grad_norm_actor_last",
     "grad_norm_phi_first",
+    "grad_norm_phi_mid",
     "grad_norm_phi_last",
     "grad_norm_psi_first",
+    "grad_norm_psi_mid",
     "grad_norm_psi_last",
     "grad_norm_critic_first",
+    "grad_norm_critic_mid",
     "grad_norm_critic_last",
     "phi_norm",
     "phi_mean_norm",
@@ -128,7 +132,7 @@ def diagnostic_curves(runs: Sequence[RunResult]) -> list[DiagnosticCurves]:
 
 
 def _repr_dim(run: RunResult) -> int | None:
-    network = (run.config or {}).get("network") or {}
+    network = ((run.config or {}).get("config") or {}).get("network") or {}  # config.json
     value = network.get("repr_dim")
     return int(value) if value is not None else None
 
@@ -161,9 +165,9 @@ def summary_sentence(d: DiagnosticCurves) -> str:
             how = "grow toward the input"
         else:
             how = "reach the first residual block"
-        name = "phi encoder" if net == "phi" else "Q-networks"
+        name = "phi encoder's" if net == "phi" else "Q-networks'"
         parts.append(
-            f"at depth {deep}, the {name}' gradients {how} (first / last block gradient norm "
+            f"at depth {deep}, the {name} gradients {how} (first / last block gradient norm "
             f"{ratio:.2g})"
         )
     ranks = {depth: _final(d, "phi_rank", depth) for depth in dict.fromkeys((shallow, deep))}
@@ -178,7 +182,8 @@ def summary_sentence(d: DiagnosticCurves) -> str:
             shares.append(f"{100 * mean / norm:.0f} % at depth {depth}")
     if shares:
         parts.append(
-            "the component shared by the batch makes up " + " and ".join(shares) + " of ||phi||"
+            "the norm of phi's batch-mean component is " + " and ".join(shares) + " of its "
+            "mean norm"
         )
     saturation = {depth: _final(d, "actor_tanh_mean_abs", depth) for depth in depths}
     known = {k: v for k, v in saturation.items() if v is not None}
