@@ -322,7 +322,7 @@ def test_effective_rank_against_numpy() -> None:
     assert float(effective_rank(jnp.zeros((8, 4)))) == 0.0
 
 
-@pytest.mark.parametrize("algo", ["sac", "td3_her", "gcsl"])
+@pytest.mark.parametrize("algo", ["sac", pytest.param("td3_her", marks=pytest.mark.slow), "gcsl"])
 def test_baseline_diagnostics(algo: str) -> None:
     """TD baselines report Q statistics and critic gradients instead of the contrastive terms;
     GCSL (no critic) its actor only. Scanned (stacked) and unrolled blocks are both found."""
@@ -335,7 +335,7 @@ def test_baseline_diagnostics(algo: str) -> None:
         }
     )
     agent = make_agent(cfg, 4, 2, 2)
-    state = agent.init(jax.random.PRNGKey(0))
+    state = jax.jit(agent.init)(jax.random.PRNGKey(0))
     keys = jax.random.split(jax.random.PRNGKey(1), 4)
     s, a, g = (jax.random.normal(k, (16, n)) for k, n in zip(keys, (4, 2, 2), strict=False))
     batch: Any = Batch(s, jnp.tanh(a), g)
