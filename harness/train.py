@@ -405,8 +405,9 @@ class Callbacks:
 
     ``on_eval(point)`` receives a dict with ``iteration``, ``env_steps``, ``grad_steps``,
     ``wall_s`` and ``metrics`` (a flat ``name -> float`` dict, names namespaced ``eval/``,
-    ``train/``, ``perf/``, ``random/``, ``diag/``: :mod:`harness.diagnostics`). ``on_progress(info)`` receives ``env_steps``,
-    ``total_env_steps``, ``sps`` after every iteration. ``on_resume(info)`` is called once when
+    ``train/``, ``perf/``, ``random/``, ``diag/``: :mod:`harness.diagnostics`).
+    ``on_progress(info)`` receives ``env_steps``, ``total_env_steps``, ``sps`` after every
+    iteration. ``on_resume(info)`` is called once when
     training continues from a checkpoint, with its ``iteration``, ``env_steps`` and ``wall_s``
     (training seconds before it): evaluations after that point will be made again, so rows
     recorded past it must be dropped.
