@@ -1,4 +1,4 @@
-"""``harness`` command line: validate, schema, plan, run, status, watch, envs, data.
+"""``harness`` command line: validate, schema, plan, run, status, envs, data.
 
 Exit codes (``shared/DESIGN.md``): 0 ok, 1 some runs failed, 2 bad input. Bad input prints
 every problem as ``FILE: field.path: message`` on stderr, with no traceback, and writes nothing.
@@ -347,59 +347,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from harness.progress import summary_table
-    from harness.status import summarize
+    from harness.status import summarize, watch
 
     spec = _load(args.spec, args.set)
-    if args.watch is not None:
-        return _watch(args, spec)
+    if args.watch is not None:  # redraw the table until ctrl-C (or --count tables)
+        return watch(spec, Path(args.results), _out, args.watch, args.count)
     rows = summarize(spec, Path(args.results))
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         _out.print(summary_table(rows, title=f"{spec.name} ({Path(args.results) / spec.name})"))
-    return EXIT_OK
-
-
-def _watch(args: argparse.Namespace, spec: Spec) -> int:
-    """``harness status --watch`` / ``harness watch``: redraw the status table (with each run's
-    latest evaluation) every ``args.watch`` seconds until ctrl-C, or ``args.count`` times."""
-    import time
-
-    from rich.live import Live
-
-    from harness.progress import summary_table
-    from harness.status import summarize
-
-    results = Path(args.results)
-    interval = max(float(args.watch), 0.1)
-
-    def table() -> Table:
-        rows = summarize(spec, results)
-        stamp = time.strftime("%H:%M:%S")
-        title = (
-            f"{spec.name} ({results / spec.name}) at {stamp}; every {interval:g} s, ctrl-C stops"
-        )
-        return summary_table(rows, title=title, latest=True)
-
-    shown = 0
-    live = Live(console=_out, auto_refresh=False) if _out.is_terminal else None
-    try:
-        if live is not None:
-            live.start()
-        while True:
-            if live is not None:
-                live.update(table(), refresh=True)
-            else:
-                _out.print(table())
-            shown += 1
-            if args.count is not None and shown >= args.count:
-                break
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if live is not None:
-            live.stop()
     return EXIT_OK
 
 
@@ -576,36 +533,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_results(p)
     p.set_defaults(func=cmd_run)
 
-    def add_watch(p: argparse.ArgumentParser, default: float | None) -> None:
-        p.add_argument(
-            "--watch",
-            type=float,
-            nargs="?",
-            const=5.0,
-            default=default,
-            metavar="SECONDS",
-            help="redraw the table every SECONDS (default 5) until ctrl-C",
-        )
-        p.add_argument(
-            "--count", type=int, default=None, metavar="N", help="with --watch: stop after N tables"
-        )
-
     p = sub.add_parser("status", help="per-run status and latest scores of a spec")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", action="store_true")
-    add_watch(p, None)
+    from harness.status import add_watch_arguments
+
+    add_watch_arguments(p)
     add_set(p)
     add_results(p)
     p.set_defaults(func=cmd_status)
-
-    p = sub.add_parser(
-        "watch", help="the status table of a spec, redrawn every few seconds (status --watch)"
-    )
-    p.add_argument("spec", metavar="SPEC")
-    add_watch(p, 5.0)
-    p.set_defaults(func=cmd_status, json=False)
-    add_set(p)
-    add_results(p)
 
     p = sub.add_parser("cancel", help="cancel a spec's queued and running Slurm jobs")
     p.add_argument("spec", metavar="SPEC")

@@ -209,7 +209,7 @@ def test_watch_redraws_the_status_table(
     results = str(run_dir.parent.parent)
     capsys.readouterr()
     start = time.perf_counter()
-    assert main(["watch", str(spec), "--results", results, "--watch", "0.2", "--count", "2"]) == 0
+    assert main(["status", str(spec), "--results", results, "--watch", "0.2", "--count", "2"]) == 0
     assert main(["status", str(spec), "--results", results, "--watch", "0.1", "--count", "1"]) == 0
     out = capsys.readouterr().out
     assert out.count("ctrl-C") == 3 and out.count("completed") == 3
