@@ -199,9 +199,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from harness.progress import summary_table
-    from harness.status import summarize
+    from harness.status import summarize, watch
 
     spec = _load(args.spec, args.set)
+    if args.watch is not None:  # redraw the table until ctrl-C (or --count tables)
+        return watch(spec, Path(args.results), _out, args.watch, args.count)
     rows = summarize(spec, Path(args.results))
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -386,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="per-run status and latest scores of a spec")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", action="store_true")
+    from harness.status import add_watch_arguments
+
+    add_watch_arguments(p)
     add_set(p)
     add_results(p)
     p.set_defaults(func=cmd_status)

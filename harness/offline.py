@@ -435,6 +435,7 @@ def train_offline(
     checkpoint_dir: Path | None = None,
     checkpoint_every_s: float = 0.0,
     stop: threading.Event | None = None,
+    diagnostics: bool = True,
 ) -> dict[str, float]:
     """Run one offline training run to completion, resuming from a checkpoint if one exists.
 
@@ -459,6 +460,9 @@ def train_offline(
     callbacks = callbacks or Callbacks()
     trainer = trainer or OfflineTrainer(cfg)
     sched = trainer.sched
+    from harness.diagnostics import make_diagnostics  # issue 17: diag/* at every evaluation
+
+    diag = make_diagnostics(trainer) if diagnostics else None
     ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
     start = time.perf_counter()
     key = jax.random.PRNGKey(cfg.seed)
@@ -534,6 +538,8 @@ def train_offline(
         t0 = time.perf_counter()
         metrics = {f"eval/{k}": v for k, v in evaluation(False).items()}
         metrics.update({f"random/{k}": v for k, v in evaluation(True).items()})
+        if diag is not None:
+            metrics.update(diag.at_eval(state.agent, trainer.train_data, cfg.seed))
         metrics["perf/eval_s"] = time.perf_counter() - t0
         last = emit(metrics)
         eval_index = 1
@@ -594,6 +600,8 @@ def train_offline(
                     f"non-finite metrics at gradient step {int(state.grad_steps)}: "
                     f"{', '.join(bad)} (training diverged; try a lower learning rate)"
                 )
+            if diag is not None:
+                metrics.update(diag.at_eval(state.agent, trainer.train_data, cfg.seed))
             if not evaluated:  # a resumed process's first evaluation compiles: left out
                 window_start += time.perf_counter() - t0
                 evaluated = True

@@ -160,9 +160,12 @@ def print_table(
     console.print(table)
 
 
-def summary_table(rows: list[dict[str, Any]], title: str = "Summary") -> Table:
+def summary_table(
+    rows: list[dict[str, Any]], title: str = "Summary", latest: bool = False
+) -> Table:
     """A rich table of run summaries (see :func:`harness.launch.summarize`); the unreadable
-    files of ``broken`` runs are named below it."""
+    files of ``broken`` runs are named below it. ``latest`` adds the time at goal of each
+    run's latest evaluation (``harness status --watch``)."""
     broken = [f"{r['run_id']} broken: {r['error']}" for r in rows if r.get("status") == "broken"]
     caption = Text("\n".join(broken)) if broken else None
     table = Table(title=title, caption=caption, caption_justify="left")
@@ -177,6 +180,7 @@ def summary_table(rows: list[dict[str, Any]], title: str = "Summary") -> Table:
         ("status", "status"),
         ("env steps", "env_steps"),
         ("time_at_goal", "time_at_goal"),
+        *([("latest", "last_time_at_goal")] if latest else []),
         ("success", "success_any"),
         ("random", "random_time_at_goal"),
         ("wall s", "wall_s"),

@@ -45,6 +45,7 @@ from harness.store import (
     write_metrics,
     write_record,
 )
+from harness.tracking import diagnostics_enabled, make_trackers
 from harness.watchdog import StalledError, Watchdog, stall_message
 
 #: Outcome of a run this process did not train: complete, or owned by another live process.
@@ -288,6 +289,7 @@ class _Recorder:
         self.started = time.time()
         self.rows: list[dict[str, Any]] = []
         self.record: dict[str, Any] = {}
+        self.tracker: Any = None  # made by callbacks(): harness.tracking
 
     def start(self) -> None:
         """Write ``run.json`` (status running, this process as owner) and ``config.json``.
@@ -320,20 +322,22 @@ class _Recorder:
         from harness.train import Callbacks
 
         run, rundir, record = self.run, self.rundir, self.record
+        # Offline rows all carry the dataset size as env_steps: they are ordered by grad_steps.
+        step = "grad_steps" if run.config.data.mode == "offline" else "env_steps"
+        reporter = self.reporter
+        self.tracker = make_trackers(self.spec, run, rundir, lambda m: reporter.note(run.run_id, m))
 
         def on_eval(point: dict[str, Any]) -> None:
             beat()
             self.rows.extend(_metric_rows(self.spec.name, run, point))
             write_metrics(rundir.metrics, self.rows)
+            self.tracker.log(point[step], point["metrics"])  # TensorBoard, W&B (issue 17)
             self.reporter.evaluation(run.run_id, point)
 
         def on_progress(info: dict[str, Any]) -> None:
             beat()
             self.reporter.progress(run.run_id, info)
             record["last_env_steps"] = info["env_steps"]
-
-        # Offline rows all carry the dataset size as env_steps: they are ordered by grad_steps.
-        step = "grad_steps" if run.config.data.mode == "offline" else "env_steps"
 
         def on_resume(info: dict[str, Any]) -> None:
             kept = []
@@ -463,6 +467,7 @@ def _execute_owned(
         beat = watchdog.beat
     first = recorders[0].run
     checkpoint_every_s = 60.0 * spec.hardware.checkpoint_every_min
+    diagnostics = diagnostics_enabled(spec)
     try:
         with watchdog:
             beat("building the trainer")
@@ -488,6 +493,7 @@ def _execute_owned(
                     checkpoint_dirs=[r.rundir.checkpoint for r in recorders],
                     checkpoint_every_s=checkpoint_every_s,
                     stop=stop,
+                    diagnostics=diagnostics,
                 )
     except Preempted as exc:
         return outcomes + [r.preempted(exc) for r in recorders]
@@ -497,6 +503,10 @@ def _execute_owned(
         raise
     except Exception as exc:  # a failing run is recorded and the sweep goes on
         return outcomes + [r.failed(exc) for r in recorders]
+    finally:
+        for recorder in recorders:
+            if recorder.tracker is not None:
+                recorder.tracker.close()
     for recorder, final in zip(recorders, finals, strict=True):
         if isinstance(final, BaseException):  # a diverged seed of a group
             outcomes.append(recorder.failed(final))

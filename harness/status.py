@@ -8,13 +8,15 @@ submitted to Slurm, :func:`live_states` asks ``squeue`` whether the job is still
 ``config.json`` or ``metrics.parquet`` cannot be read is ``broken``, the file named in its
 ``error``. :func:`summarize` gives one row per run of a spec: status, progress and final scores
 (the mean of the last k evaluations). Both executors and the report read runs through here;
-nothing here submits or trains.
+nothing here submits or trains. :func:`watch` redraws the table of :func:`summarize` every few
+seconds (``harness status --watch``).
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import pyarrow.compute as pc
 
 from harness.lock import is_held, owner_alive
 from harness.plan import expand
+from harness.progress import summary_table
 from harness.spec import Spec
 from harness.store import STATUS_COMPLETED, STATUS_RUNNING, BrokenFile, RunDir, read_metrics
 
@@ -205,3 +208,66 @@ def summarize(spec: Spec, results: Path) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def add_watch_arguments(parser: Any) -> None:
+    """``--watch [SECONDS]`` and ``--count N`` of ``harness status`` (an argparse parser)."""
+    parser.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=5.0,
+        default=None,
+        metavar="SECONDS",
+        help="redraw the table, with each run's latest evaluation, every SECONDS (default 5) "
+        "until ctrl-C",
+    )
+    parser.add_argument(
+        "--count", type=int, default=None, metavar="N", help="with --watch: stop after N tables"
+    )
+
+
+def watch(
+    spec: Spec, results: Path, console: Any, interval_s: float = 5.0, count: int | None = None
+) -> int:
+    """Redraw the status table of a spec, with each run's latest evaluation, every
+    ``interval_s`` seconds (at least 0.1) until ctrl-C, or ``count`` times.
+
+    Args:
+        console: a ``rich.console.Console``; on a terminal the table is redrawn in place
+            (``rich.live.Live``), else printed again each time.
+
+    Returns:
+        0 (the exit code of ``harness status --watch``).
+    """
+    from rich.live import Live
+
+    interval = max(float(interval_s), 0.1)
+
+    def table() -> Any:
+        stamp = time.strftime("%H:%M:%S")
+        title = (
+            f"{spec.name} ({results / spec.name}) at {stamp}; every {interval:g} s, ctrl-C stops"
+        )
+        return summary_table(summarize(spec, results), title=title, latest=True)
+
+    live = Live(console=console, auto_refresh=False) if console.is_terminal else None
+    shown = 0
+    try:
+        if live is not None:
+            live.start()
+        while True:
+            if live is not None:
+                live.update(table(), refresh=True)
+            else:
+                console.print(table())
+            shown += 1
+            if count is not None and shown >= count:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if live is not None:
+            live.stop()
+    return 0

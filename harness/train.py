@@ -35,8 +35,10 @@ import numpy as np
 from flax import struct
 
 import envs
+from harness import enable_compilation_cache as enable_compilation_cache  # re-exported
 from harness.agents import Agent, batch_kind, make_agent
 from harness.checkpoint import Checkpointer, save_params
+from harness.diagnostics import group_diagnostics
 from harness.replay import (
     Replay,
     replay_add,
@@ -50,37 +52,6 @@ from harness.spec import RunConfig
 
 #: Metric names written for every evaluation (Wang et al. 2025, Sec. 5; JaxGCRL).
 EVAL_METRICS = ("time_at_goal", "success_any", "dist_mean", "alive_steps")
-
-
-def enable_compilation_cache(path: str | None = None) -> str | None:
-    """Turn on JAX's persistent compilation cache so identical programs compile once.
-
-    Re-running a spec, resuming, or running many seeds of one config reuses compiled XLA
-    executables from disk. The folder is ``path``, else ``$HARNESS_COMPILE_CACHE``, else
-    ``~/.cache/deep-crl-harness/xla``; ``HARNESS_COMPILE_CACHE=off`` disables it.
-
-    Returns:
-        The cache folder in use, or None when disabled.
-    """
-    import os
-
-    folder = (
-        path
-        or os.environ.get("HARNESS_COMPILE_CACHE")
-        or os.path.join(os.path.expanduser("~"), ".cache", "deep-crl-harness", "xla")
-    )
-    if folder.lower() in ("off", "0", "none", "false"):
-        return None
-    from jax.experimental.compilation_cache import compilation_cache
-
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    # JAX decides at its first compilation whether the cache is on, and keeps to it: in a
-    # process that compiled before this call (a test session, a notebook) the cache would stay
-    # off. Resetting makes the next compilation look again.
-    compilation_cache.reset_cache()
-    return folder
 
 
 @struct.dataclass
@@ -416,8 +387,9 @@ class Callbacks:
 
     ``on_eval(point)`` receives a dict with ``iteration``, ``env_steps``, ``grad_steps``,
     ``wall_s`` and ``metrics`` (a flat ``name -> float`` dict, names namespaced ``eval/``,
-    ``train/``, ``perf/``, ``random/``). ``on_progress(info)`` receives ``env_steps``,
-    ``total_env_steps``, ``sps`` after every iteration. ``on_resume(info)`` is called once when
+    ``train/``, ``perf/``, ``random/``, ``diag/``: :mod:`harness.diagnostics`).
+    ``on_progress(info)`` receives ``env_steps``, ``total_env_steps``, ``sps`` after every
+    iteration. ``on_resume(info)`` is called once when
     training continues from a checkpoint, with its ``iteration``, ``env_steps`` and ``wall_s``
     (training seconds before it): evaluations after that point will be made again, so rows
     recorded past it must be dropped.
@@ -449,6 +421,7 @@ def train(
     checkpoint_dir: Path | None = None,
     checkpoint_every_s: float = 0.0,
     stop: threading.Event | None = None,
+    diagnostics: bool = True,
 ) -> dict[str, float]:
     """Run one online training run to completion, resuming from a checkpoint if one exists.
 
@@ -461,6 +434,8 @@ def train(
             passed since the last checkpoint (0: after every evaluation).
         stop: when set (by a signal handler), training writes a checkpoint at the next
             iteration boundary and raises :class:`Preempted`.
+        diagnostics: record ``diag/*`` at every evaluation (:mod:`harness.diagnostics`; one
+            extra jitted call on a fixed minibatch).
 
     Returns:
         The metrics of the final evaluation (flat dict, namespaced names).
@@ -470,7 +445,9 @@ def train(
         FloatingPointError: a metric became non-finite (the run diverged).
     """
     dirs = None if checkpoint_dir is None else [checkpoint_dir]
-    (result,) = train_group([cfg], [callbacks], trainer, dirs, checkpoint_every_s, stop)
+    (result,) = train_group(
+        [cfg], [callbacks], trainer, dirs, checkpoint_every_s, stop, diagnostics
+    )
     if isinstance(result, BaseException):
         raise result
     return result
@@ -483,6 +460,7 @@ def train_group(
     checkpoint_dirs: list[Path] | None = None,
     checkpoint_every_s: float = 0.0,
     stop: threading.Event | None = None,
+    diagnostics: bool = True,
 ) -> list[dict[str, float] | Exception]:
     """Train the runs ``cfgs`` (one config, one seed each) together in one vmapped program
     (:class:`harness.seeds.SeedGroup`), each with its own callbacks and checkpoint folder.
@@ -499,7 +477,7 @@ def train_group(
         trainer: a :class:`Trainer` of the configs, to reuse its compiled functions.
         checkpoint_dirs: per seed; None disables checkpoints. All seeds resume from one
             iteration: the seeds' checkpoints must be of the same iteration, or none.
-        checkpoint_every_s, stop: as :func:`train`.
+        checkpoint_every_s, stop, diagnostics: as :func:`train`.
 
     Returns:
         Per seed: the final evaluation's metrics, or the exception that failed it.
@@ -516,6 +494,7 @@ def train_group(
     group = trainer.group(n)
     sched = trainer.sched
     ckpts = [Checkpointer(d) for d in checkpoint_dirs] if checkpoint_dirs is not None else None
+    diag = group_diagnostics(trainer, n, [cfg.seed for cfg in cfgs]) if diagnostics else None
     start = time.perf_counter()
     keys = [jax.random.split(jax.random.PRNGKey(cfg.seed), 3) for cfg in cfgs]
     k_init = jnp.stack([k[1] for k in keys])  # [n, 2]
@@ -601,10 +580,15 @@ def train_group(
         phase("evaluation (compiles the evaluation)")
         policy = group.evaluate(ts, eval_keys[:, 0], False)
         uniform = group.evaluate(ts, eval_keys[:, 0], True)
+        diag0 = diag(ts) if diag else [{}] * n
         emit(
             0,
             [
-                {**seed_metrics(policy, i, "eval"), **seed_metrics(uniform, i, "random")}
+                {
+                    **seed_metrics(policy, i, "eval"),
+                    **seed_metrics(uniform, i, "random"),
+                    **diag0[i],
+                }
                 for i in range(n)
             ],
         )
@@ -656,6 +640,9 @@ def train_group(
                             raise failed[i]
                 if not live():
                     break
+                if diag:  # after the check: a diagnostic never fails a run (issue 17)
+                    for i, values in enumerate(diag(ts)):
+                        metrics[i].update(values)
                 if not evaluated:  # a resumed process's first evaluation compiles: left out
                     window_start += time.perf_counter() - eval_start
                     evaluated = True

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# The depth diagnostics (harness.diagnostics) cost one more compilation per training config;
+# the tests of them (tests/test_tracking.py, the offline end-to-end test) turn them on.
+os.environ.setdefault("HARNESS_DIAGNOSTICS", "off")
 
 # Import the physics stack before any test captures stderr: libraries that keep a handle on the
 # stream they first saw (absl logging) would otherwise write to a closed capture file at exit.

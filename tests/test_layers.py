@@ -23,9 +23,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.cli",),  # parse and print
     ("harness.launch", "harness.slurm", "harness.report", "harness.bench"),  # front ends
     ("harness.runner", "harness.status"),  # run one run; the status of a run
+    ("harness.tracking",),  # TensorBoard and W&B loggers of a run
     ("harness.plan",),  # spec -> runs, run ids, step counts
     ("harness.offline",),  # offline training (reuses train's loop pieces and evaluator)
     ("harness.train",),  # online training
+    ("harness.diagnostics",),  # depth diagnostics on one minibatch (called by both trainers)
     ("harness.datasets",),  # dataset files (exports a replay's trajectories)
     ("harness.agents", "harness.replay", "harness.seeds"),  # learning; sampling; seed groups
     ("harness.networks", "harness.batches"),  # residual networks; minibatch types

@@ -202,7 +202,10 @@ def test_offline_spec_errors(tmp_path: Path) -> None:
         load_spec(spec)
 
 
-def test_tiny_offline_run_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
+def test_tiny_offline_run_end_to_end(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_DIAGNOSTICS", "on")  # conftest turns them off elsewhere
     spec = tmp_path / "tiny_offline.yaml"
     spec.write_text(OFFLINE.format(name=NAME, dir=tiny_data) + "sweep: {algo.name: [crl, gcbc]}\n")
     results = tmp_path / "results"
@@ -224,6 +227,10 @@ def test_tiny_offline_run_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
             assert f"eval/success_task{task}" in names
         assert {"random/success", "val/bc_mse", "perf/grad_steps_per_s"} <= names
         assert ("train/critic_loss" in names) == (algo == "crl")
+        # depth diagnostics at every evaluation (issue 17): the critic's for crl only
+        diag = df[df["metric"].str.startswith("diag/")]
+        assert sorted(set(diag["grad_steps"])) == [0, 100, 200] and diag["value"].notna().all()
+        assert ("diag/phi_rank" in names) == (algo == "crl") and "diag/grad_norm_actor" in names
         record = json.loads((run / "run.json").read_text())
         assert record["status"] == "completed" and (run / "params").is_dir()
         assert not (run / "checkpoint").exists()

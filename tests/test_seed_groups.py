@@ -149,7 +149,8 @@ def test_a_stopped_group_resumes_every_seed_exactly(
         assert len(seen[i]) == len(set(seen[i])) + 0 == 4  # before training + 3, each once
         final = resumed[i]
         assert isinstance(final, dict) and isinstance(whole[i], dict)
-        for name in ("eval/time_at_goal", "eval/dist_mean", "train/critic_loss"):
+        assert "diag/phi_rank" in final  # diagnostics per seed, vmapped over the group
+        for name in ("eval/time_at_goal", "eval/dist_mean", "train/critic_loss", "diag/phi_rank"):
             assert final[name] == pytest.approx(whole[i][name], rel=1e-4, abs=1e-5)
         assert (tmp_path / f"seed{i}" / "params").is_dir()
 

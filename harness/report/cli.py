@@ -207,10 +207,12 @@ def _report(args: argparse.Namespace) -> int:
     plots: list[tuple[Path, str]] = []
     md_path = None
     if not args.no_plots:
+        from harness.report.diagnostics import diagnostics_markdown
         from harness.report.plots import write_plots
 
         plots = write_plots(report, out_dir, value_maps)
-        md_path = rp.write_markdown(report, out_dir, plots)
+        diagnostics = diagnostics_markdown(report.runs, out_dir)
+        md_path = rp.write_markdown(report, out_dir, plots, diagnostics)
     elif value_maps:
         from harness.report.plots import plot_value_map, value_map_name
 

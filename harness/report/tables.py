@@ -267,11 +267,18 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(report: Report, out_dir: Path, plots: Sequence[tuple[Path, str]] = ()) -> Path:
+def write_markdown(
+    report: Report,
+    out_dir: Path,
+    plots: Sequence[tuple[Path, str]] = (),
+    sections: Sequence[str] = (),
+) -> Path:
     """Write ``report.md`` in ``out_dir``: tables, comparison, not-finished runs, plots.
 
     Args:
         plots: ``(png path, caption)``; embedded by their path relative to ``out_dir``.
+        sections: markdown lines appended at the end (the "Diagnostics" section,
+            :func:`harness.report.diagnostics.diagnostics_markdown`).
 
     Returns:
         the path of ``report.md``.
@@ -323,6 +330,7 @@ def write_markdown(report: Report, out_dir: Path, plots: Sequence[tuple[Path, st
         for path, caption in plots:
             rel = os.path.relpath(path, out_dir)
             parts += [f"### {caption}", "", f"![{caption}]({rel})", ""]
+    parts += list(sections)
     path = out_dir / "report.md"
     tmp = out_dir / ".report.md.tmp"
     tmp.write_text("\n".join(parts))

@@ -13,8 +13,8 @@ Submodules (every name below is importable from ``harness.spec`` itself):
 
 - :mod:`~harness.spec.fields`: number parsing (``1e6``, ``100_000``), constrained field types,
   the frozen section base class, :data:`LAYERS_PER_BLOCK`.
-- :mod:`~harness.spec.sections`: the ``env``, ``network``, ``data``, ``eval`` and ``hardware``
-  sections.
+- :mod:`~harness.spec.sections`: the ``env``, ``network``, ``data``, ``eval``, ``hardware`` and
+  ``logging`` sections.
 - :mod:`~harness.spec.algo`: the ``algo`` section with its baseline sub-sections, :data:`ALGOS`,
   :data:`TD_ALGOS`.
 - :mod:`~harness.spec.config`: :class:`RunConfig` (one run, hashed into its id), :class:`Spec`
@@ -45,13 +45,23 @@ from harness.spec.load import (
     parse_overrides,
     read_yaml,
 )
-from harness.spec.sections import DataSpec, EnvSpec, EvalSpec, HardwareSpec, NetworkSpec
+from harness.spec.sections import (
+    TRACKING_INSTALL,
+    DataSpec,
+    EnvSpec,
+    EvalSpec,
+    HardwareSpec,
+    LoggingSpec,
+    NetworkSpec,
+    WandbSpec,
+)
 
 __all__ = [
     "ALGOS",
     "LAYERS_PER_BLOCK",
     "MAX_RUNS",
     "TD_ALGOS",
+    "TRACKING_INSTALL",
     "AlgoSpec",
     "DataSpec",
     "EnvSpec",
@@ -59,6 +69,7 @@ __all__ = [
     "GCSLSpec",
     "HERSpec",
     "HardwareSpec",
+    "LoggingSpec",
     "NetworkSpec",
     "NonNegativeInt",
     "PositiveFloat",
@@ -69,6 +80,7 @@ __all__ = [
     "SpecError",
     "TD3Spec",
     "UnitFloat",
+    "WandbSpec",
     "apply_overrides",
     "format_errors",
     "json_schema",

@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from harness.spec.algo import AlgoSpec
 from harness.spec.fields import NonNegativeInt, _Section
-from harness.spec.sections import DataSpec, EnvSpec, EvalSpec, HardwareSpec, NetworkSpec
+from harness.spec.sections import (
+    DataSpec,
+    EnvSpec,
+    EvalSpec,
+    HardwareSpec,
+    LoggingSpec,
+    NetworkSpec,
+)
 
 #: Most runs a spec may expand into (sweep grid points times seeds). Larger specs are refused
 #: before their grid is expanded: a million points take minutes and gigabytes to plan.
@@ -79,6 +86,10 @@ class Spec(_Section):
         default_factory=lambda: [0], min_length=1, description="One run per seed (paper: 3 to 5)."
     )
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)  # type: ignore[arg-type]
+    logging: LoggingSpec = Field(
+        default_factory=LoggingSpec,  # type: ignore[arg-type]
+        description="Live tracking (TensorBoard, Weights & Biases); not part of run ids.",
+    )
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict,
         description="Sweep axes: dotted field paths (e.g. network.critic_depth) -> lists of "

@@ -172,7 +172,7 @@ def _check_sweep_points(spec: Spec, source: str) -> list[str]:
     """Validate every value of every sweep axis in the context of the spec."""
     problems: list[str] = []
     base = spec.model_dump(
-        mode="json", exclude={"sweep", "seeds", "hardware", "name", "description"}
+        mode="json", exclude={"sweep", "seeds", "hardware", "logging", "name", "description"}
     )
     for dotted, values in spec.sweep.items():
         for index, value in enumerate(values):

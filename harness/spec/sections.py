@@ -1,4 +1,4 @@
-"""The ``env``, ``network``, ``data``, ``eval`` and ``hardware`` sections of a spec."""
+"""The ``env``, ``network``, ``data``, ``eval``, ``hardware`` and ``logging`` sections of a spec."""
 
 from __future__ import annotations
 
@@ -363,3 +363,82 @@ class HardwareSpec(_Section):
         "when this many minutes passed since the last one; 0 = after every evaluation. A "
         "checkpoint is also written when the job is preempted or reaches its time limit.",
     )
+
+
+#: The optional extra that installs both experiment trackers (``pyproject.toml``).
+TRACKING_INSTALL = 'pip install -e ".[tracking]"'
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported here, without importing it (``sys.modules[name] =
+    None`` counts as absent, as ``import`` treats it)."""
+    import importlib.util
+    import sys
+
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class WandbSpec(_Section):
+    """Where a spec's runs log to Weights & Biases (one W&B run per harness run)."""
+
+    project: str = Field("deep-crl-harness", description="W&B project.")
+    entity: str | None = Field(None, description="W&B entity (user or team); null = yours.")
+    group: str | None = Field(
+        None, description="W&B group of the spec's runs; null = the spec's name."
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Extra tags; every run is also tagged with its env, algo and depths.",
+    )
+    mode: Literal["online", "offline", "disabled"] = Field(
+        "online",
+        description="online: stream to the W&B server (needs `wandb login`); offline: write "
+        "under <run folder>/wandb/ with no network, upload later with `wandb sync`; disabled: "
+        "log nothing.",
+    )
+
+
+class LoggingSpec(_Section):
+    """Live experiment tracking. Not part of a run's identity: turning a logger on or off keeps
+    the run ids, and a logger failing at run time only warns."""
+
+    tensorboard: bool = Field(
+        False,
+        description="Write TensorBoard event files under <run folder>/tensorboard/ (open with "
+        "`tensorboard --logdir results/<spec>`).",
+    )
+    wandb: WandbSpec | None = Field(
+        None, description="Log to Weights & Biases (null: off; {} for every default)."
+    )
+    diagnostics: bool = Field(
+        True,
+        description="Record the depth diagnostics diag/* (gradient norms per network and block, "
+        "representation norms and rank, actor saturation; docs/results.md) at every "
+        "evaluation: one extra jitted call, and one extra compilation per config. "
+        "HARNESS_DIAGNOSTICS=off turns them off for every spec.",
+    )
+
+    @field_validator("tensorboard")
+    @classmethod
+    def _tensorboard_installed(cls, value: bool) -> bool:
+        if value and not _installed("tensorboardX"):
+            raise ValueError(
+                "TensorBoard logging needs the tensorboardX package, which is not installed: "
+                f"{TRACKING_INSTALL}"
+            )
+        return value
+
+    @field_validator("wandb")
+    @classmethod
+    def _wandb_installed(cls, value: WandbSpec | None) -> WandbSpec | None:
+        if value is not None and value.mode != "disabled" and not _installed("wandb"):
+            raise ValueError(
+                "Weights & Biases logging needs the wandb package, which is not installed: "
+                f"{TRACKING_INSTALL}"
+            )
+        return value
