@@ -483,11 +483,11 @@ def _import_quietly() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``harness`` console script; returns the exit code."""
+    _import_quietly()  # first: subcommand modules imported by build_parser import the physics
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv
-    _import_quietly()
     try:
         code: Any = args.func(args)
     except SpecError as exc:
