@@ -250,6 +250,10 @@ def _print(report: Any) -> None:
         _out.print(table)
     if not report.groups:
         _out.print("no completed run has evaluations of this metric yet", markup=False)
+    if report.groups and any(f.endswith("_depth") for f in report.by):
+        _out.print("critical depth:", markup=False)  # harness.report.depth_jumps
+        for line in rp.critical_depth_lines(report):
+            _out.print(f"  {line}", markup=False)
     if report.comparison is not None:
         _out.print("probability of improvement:", markup=False)
         for line in rp.comparison_lines(report.comparison):
