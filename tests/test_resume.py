@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 SPEC = """
 name: resume
@@ -31,6 +32,7 @@ def _harness(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness.cli", *args]
 
 
+@pytest.mark.slow  # about 50 s: run by .ci/run's opt-in step (solo SIGKILL: test_reliability)
 def test_sigkilled_seed_group_resumes_without_lost_or_duplicated_rows(tmp_path: Path) -> None:
     spec = tmp_path / "resume.yaml"
     spec.write_text(SPEC)

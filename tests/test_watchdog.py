@@ -92,6 +92,7 @@ def test_stalled_runs_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert stalled_runs() == set()
 
 
+@pytest.mark.slow  # about 60 s, half of it the stall timeout: run by .ci/run's opt-in step
 def test_stalled_run_fails_and_the_sweep_goes_on(tmp_path: Path) -> None:
     spec = tmp_path / "stall.yaml"
     spec.write_text(SPEC)
