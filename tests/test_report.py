@@ -7,6 +7,7 @@ U-maze with ``harness run``, then adds a failed and an in-progress run folder ne
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -195,6 +196,7 @@ def test_report_writes_plots_and_markdown(tiny_results, capsys) -> None:
     names = {p.name for p in pngs}
     assert {"depth_scaling_point_u_maze.png", "learning_curves_point_u_maze.png"} <= names
     assert any(n.startswith("value_map_") for n in names)  # best run of a point maze
+    assert "depth_figure_point_u_maze.png" in names  # depth plot beside depth 4 and 8 maps
     assert all(p.stat().st_size > 10_000 for p in pngs)
     md = (out_dir / "report.md").read_text()
     assert "| critic_depth | seeds |" in md and "## Not finished" in md
@@ -228,6 +230,22 @@ def test_value_map_from_params_matches_the_networks(tiny_results) -> None:
     mean, _ = agent.actor.apply(params["actor_params"], jnp.concatenate([state, goal], -1))
     phi, psi = agent.critic.apply(params["critic_params"], state, jnp.tanh(mean), goal)
     assert vm.values[j, i] == pytest.approx(-float(jnp.linalg.norm(phi - psi)), rel=1e-4)
+
+
+def test_depth_end_runs_are_the_median_seeds_at_both_ends(tiny_results) -> None:
+    _, results = tiny_results
+    report_ = rp.build_report(results / "tiny_report", rp.load_runs(results / "tiny_report"))
+    ((shallow, deep),) = rp.depth_end_runs(report_)
+    for run, depth in ((shallow, 4), (deep, 8)):
+        assert run.fields["critic_depth"] == depth and run.has_params
+        same = sorted(
+            (r.score, str(r.fields["seed"]))
+            for r in report_.completed
+            if r.fields["critic_depth"] == depth
+        )
+        assert (run.score, str(run.fields["seed"])) == same[0]  # lower median of two seeds
+    assert rp.depth_end_runs(dataclasses.replace(report_, runs=(shallow, deep))) != []
+    assert rp.depth_end_runs(dataclasses.replace(report_, runs=(shallow,))) == []
 
 
 def test_value_map_option_and_bad_goal(tiny_results, capsys) -> None:

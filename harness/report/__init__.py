@@ -80,7 +80,14 @@ from harness.report.tables import (
     to_json,
     write_markdown,
 )
-from harness.report.value_maps import ValueMap, best_maze_runs, far_goal, parse_goal, value_map
+from harness.report.value_maps import (
+    ValueMap,
+    best_maze_runs,
+    depth_end_runs,
+    far_goal,
+    parse_goal,
+    value_map,
+)
 
 __all__ = [
     "COLUMN_PATHS",
@@ -104,6 +111,7 @@ __all__ = [
     "compare",
     "comparison_lines",
     "critical_depth_lines",
+    "depth_end_runs",
     "depth_jumps",
     "depth_steps",
     "far_goal",

@@ -100,7 +100,9 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="RUN_ID",
         help="draw the critic's value map over the maze for this run (id or unique prefix); "
-        "default: the best run of each point/ant maze that has params/",
+        "default: the best run of each point/ant maze that has params/, and, for a depth "
+        "sweep, the median seed at the shallowest and the deepest critic depth, drawn beside "
+        "the depth-scaling plot (depth_figure_<env>.png)",
     )
     p.add_argument(
         "--goal",
@@ -202,6 +204,20 @@ def _report(args: argparse.Namespace) -> int:
             if args.value_map:
                 raise
             warnings.append(f"no value map for {run.run_id}: {exc}")
+    depth_ends = []
+    if not args.no_plots and not args.value_map:
+        by_run = {vm.run.run_id: vm for vm in value_maps}
+        for pair in rp.depth_end_runs(report):
+            try:
+                ends = []
+                for run in pair:
+                    if run.run_id not in by_run:
+                        by_run[run.run_id] = rp.value_map(run, goal)
+                    ends.append(by_run[run.run_id])
+            except rp.ReportError as exc:
+                warnings.append(f"no depth figure for {pair[0].env_id}: {exc}")
+                continue
+            depth_ends.append((ends[0], ends[1]))
     report = dataclasses.replace(report, warnings=tuple(warnings))
     out_dir = folder / "report"
     plots: list[tuple[Path, str]] = []
@@ -210,7 +226,7 @@ def _report(args: argparse.Namespace) -> int:
         from harness.report.diagnostics import diagnostics_markdown
         from harness.report.plots import write_plots
 
-        plots = write_plots(report, out_dir, value_maps)
+        plots = write_plots(report, out_dir, value_maps, depth_ends)
         diagnostics = diagnostics_markdown(report.runs, out_dir)
         md_path = rp.write_markdown(report, out_dir, plots, diagnostics)
     elif value_maps:

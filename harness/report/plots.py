@@ -9,6 +9,8 @@
   depths (the paper's "depth beats width" at matched parameter counts).
 - :func:`plot_online_offline`: final score vs depth, one panel per data mode.
 - :func:`plot_value_map`: the critic's value over a maze for one goal (the paper's Fig. 3).
+- :func:`plot_depth_figure`: the depth-scaling plot beside the value maps of the shallowest
+  and the deepest critic (the README's headline figure).
 
 Every function writes one PNG and returns its path; nothing prints.
 """
@@ -189,15 +191,24 @@ def plot_depth_scaling(report: Report, env_id: str, path: Path) -> Path | None:
     uniform random policy's score where the runs measured it. An arrow labelled "jump" joins
     the IQMs of consecutive depths whose intervals do not overlap (:func:`_mark_jumps`).
     """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    if not _draw_depth_scaling(ax, report, env_id):
+        plt.close(fig)
+        return None
+    return _save(fig, path)
+
+
+def _draw_depth_scaling(ax: Any, report: Report, env_id: str) -> bool:
+    """Draw :func:`plot_depth_scaling`'s plot on ``ax``; False (nothing drawn) with fewer than
+    two depths."""
     runs = _env_runs(report, env_id)
     fields = _series_fields(report, ())
     by = ("env_id", "critic_depth", *fields)
     groups = group_stats(runs, by, report.seed)
     depths = sorted({int(g.key["critic_depth"]) for g in groups})
     if len(depths) < 2:
-        return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        return False
     series: dict[tuple[Any, ...], list[GroupStats]] = {}
     for g in groups:
         series.setdefault(tuple(g.key[f] for f in fields), []).append(g)
@@ -297,7 +308,7 @@ def plot_depth_scaling(report: Report, env_id: str, path: Path) -> Path | None:
         f"{env_id}: final score vs critic depth\n({final_score_text(report, runs)})", fontsize=10
     )
     _legend_below(ax, handles, labels)
-    return _save(fig, path)
+    return True
 
 
 def _curve_stats(
@@ -465,16 +476,30 @@ def plot_value_map(vm: ValueMap, path: Path) -> Path:
     brown, start cells outlined in green, the goal as a red star in a circle of the success
     radius. Axes are world x and y in metres, equal scale.
     """
+    plt = _pyplot()
+    rows, cols = vm.maze.shape
+    width = 7.0
+    height = min(max(width * cols / rows, 3.5), 10.0) + 1.0
+    fig, ax = plt.subplots(figsize=(width + 1.2, height))
+    run = vm.run
+    title = (
+        f"{run.env_id}: critic value map, run {run.run_id} (critic depth "
+        f"{run.fields.get('critic_depth')}, seed {run.fields.get('seed')})\n"
+        "s = position (x, y), other state entries 0; a = actor's tanh(mean) at (s, g)"
+    )
+    _draw_value_map(fig, ax, vm, title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def _draw_value_map(fig: Any, ax: Any, vm: ValueMap, title: str, bar_label: bool = True) -> None:
+    """Draw :func:`plot_value_map`'s map, colour bar and title on ``ax`` (no legend)."""
     from matplotlib.patches import Circle, Rectangle
 
-    plt = _pyplot()
     maze = vm.maze
     cs = maze.cell_size
     rows, cols = maze.shape
     extent = (-cs / 2, (rows - 0.5) * cs, -cs / 2, (cols - 0.5) * cs)
-    width = 7.0
-    height = min(max(width * cols / rows, 3.5), 10.0) + 1.0
-    fig, ax = plt.subplots(figsize=(width + 1.2, height))
     image = ax.imshow(
         vm.values,
         origin="lower",
@@ -533,15 +558,65 @@ def plot_value_map(vm: ValueMap, path: Path) -> Path:
     bar = fig.colorbar(image, ax=ax, shrink=0.85)
     bar.set_label(
         f"critic value f(s, a, g) = {formula}\n(higher: the critic expects to reach g sooner)"
+        if bar_label
+        else f"f(s, a, g) = {formula}",
+        fontsize=None if bar_label else 8,
     )
-    run = vm.run
-    ax.set_title(
-        f"{run.env_id}: critic value map, run {run.run_id} (critic depth "
-        f"{run.fields.get('critic_depth')}, seed {run.fields.get('seed')})\n"
-        "s = position (x, y), other state entries 0; a = actor's tanh(mean) at (s, g)",
-        fontsize=9,
+    ax.set_title(title, fontsize=9)
+
+
+def plot_depth_figure(report: Report, shallow: ValueMap, deep: ValueMap, path: Path) -> Path | None:
+    """The depth study in one figure (the README's headline): final score vs critic depth
+    (:func:`plot_depth_scaling`: mean +- s.e., IQM with its 95 % bootstrap CI) beside the
+    critic value maps of the shallowest and the deepest critic for the same goal (Wang et al.
+    2025, arXiv 2503.14858, Fig. 3; :func:`harness.report.depth_end_runs` picks the
+    median-scoring seed at each end). None with fewer than two depths for the env.
+
+    Raises:
+        ValueError: the two maps are of different envs or goals.
+    """
+    if (shallow.run.env_id, shallow.goal_xy) != (deep.run.env_id, deep.goal_xy):
+        raise ValueError(
+            f"value maps of different envs or goals: {shallow.run.env_id} {shallow.goal_xy} "
+            f"and {deep.run.env_id} {deep.goal_xy}"
+        )
+    plt = _pyplot()
+    rows, cols = shallow.maze.shape
+    map_width = 4.4  # inches per value map, its colour bar not counted
+    map_height = max(min(map_width * cols / rows, 7.0), 3.0)
+    fig, axes = plt.subplots(
+        1,
+        3,
+        figsize=(5.8 + 2 * (map_width + 1.1), map_height + 1.9),
+        gridspec_kw={"width_ratios": [5.8, map_width + 1.1, map_width + 1.1]},
+        layout="constrained",
     )
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=3, fontsize=8, frameon=False)
+    env_id = shallow.run.env_id
+    if not _draw_depth_scaling(axes[0], report, env_id):
+        plt.close(fig)
+        return None
+    axes[0].set_title(f"{env_id}: final score vs critic depth", fontsize=10)
+    for ax, vm in zip(axes[1:], (shallow, deep), strict=True):
+        run = vm.run
+        same = sum(
+            1
+            for r in report.completed
+            if r.env_id == env_id and r.fields.get("critic_depth") == run.fields.get("critic_depth")
+        )
+        score = f"{run.score:.3g}" if run.score is not None else "n/a"
+        title = (
+            f"critic depth {run.fields.get('critic_depth')}: run {run.run_id}\n"
+            f"seed {run.fields.get('seed')}, score {score} (median of {same} seeds)"
+        )
+        _draw_value_map(fig, ax, vm, title, bar_label=False)
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower right", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(
+        f"Depth study, {report.source}: {final_score_text(report, _env_runs(report, env_id))}\n"
+        "value maps: s = position (x, y), other state entries 0; a = actor's tanh(mean) at "
+        "(s, g); higher = the critic expects to reach g sooner",
+        fontsize=10,
+    )
     return _save(fig, path)
 
 
@@ -552,16 +627,32 @@ def value_map_name(vm: ValueMap) -> str:
 
 
 def write_plots(
-    report: Report, out_dir: Path, value_maps: Sequence[ValueMap] = ()
+    report: Report,
+    out_dir: Path,
+    value_maps: Sequence[ValueMap] = (),
+    depth_ends: Sequence[tuple[ValueMap, ValueMap]] = (),
 ) -> list[tuple[Path, str]]:
     """Every plot that the report's data supports, as ``(path, caption)``.
 
-    Files in ``out_dir``: ``depth_scaling_<env>.png`` (two or more depths),
-    ``learning_curves_<env>.png``, ``width_vs_depth_<env>.png`` (two or more widths),
+    Files in ``out_dir``: ``depth_figure_<env>.png`` (per ``(shallow, deep)`` pair of
+    ``depth_ends``, :func:`plot_depth_figure`), ``depth_scaling_<env>.png`` (two or more
+    depths), ``learning_curves_<env>.png``, ``width_vs_depth_<env>.png`` (two or more widths),
     ``online_vs_offline.png`` (both data modes), ``value_map_<run_id>_goal_<x>_<y>.png``.
     """
     out_dir = Path(out_dir)
     written: list[tuple[Path, str]] = []
+    for shallow, deep in depth_ends:
+        env_id = shallow.run.env_id
+        made = plot_depth_figure(report, shallow, deep, out_dir / f"depth_figure_{env_id}.png")
+        if made:
+            written.append(
+                (
+                    made,
+                    f"{env_id}: final score vs critic depth, and the value maps of the "
+                    f"median seed at critic depth {shallow.run.fields.get('critic_depth')} and "
+                    f"{deep.run.fields.get('critic_depth')}",
+                )
+            )
     for env_id in report.envs():
         made = plot_depth_scaling(report, env_id, out_dir / f"depth_scaling_{env_id}.png")
         if made:

@@ -162,14 +162,55 @@ def best_maze_runs(report: Report) -> list[RunResult]:
     best: dict[str, RunResult] = {}
     for run in report.completed:
         env_id = run.env_id
-        if not run.has_params or not env_id.startswith(("point_", "ant_")) or "maze" not in env_id:
-            continue
-        if run.fields.get("algo", "crl") != "crl":  # value maps need the contrastive critic
+        if not _value_map_candidate(run):
             continue
         current = best.get(env_id)
         if current is None or (run.score or 0.0) > (current.score or 0.0):
             best[env_id] = run
     return [best[k] for k in sorted(best)]
+
+
+def _value_map_candidate(run: RunResult) -> bool:
+    """A completed CRL run of a point or ant maze with ``params/``: one a value map can be
+    drawn for."""
+    env_id = run.env_id
+    return (
+        run.has_params
+        and env_id.startswith(("point_", "ant_"))
+        and "maze" in env_id
+        and run.fields.get("algo", "crl") == "crl"  # value maps need the contrastive critic
+    )
+
+
+def depth_end_runs(report: Report) -> list[tuple[RunResult, RunResult]]:
+    """Per point or ant maze env whose CRL runs with ``params/`` span two or more critic
+    depths: ``(shallow, deep)``, the median-scoring run at the shallowest and at the deepest
+    critic depth (the lower median for an even count; ties broken by seed).
+
+    The median seed, not the best, so the pair shows what a typical run at each depth learned
+    (the paper's Fig. 3 compares the value maps of a shallow and a deep critic). Runs of other
+    settings at the same depth (other widths, batch sizes) are pooled: give the report one
+    setting per env for a clean comparison.
+    """
+    by_env: dict[str, dict[int, list[RunResult]]] = {}
+    for run in report.completed:
+        depth = run.fields.get("critic_depth")
+        if not _value_map_candidate(run) or depth is None or run.score is None:
+            continue
+        by_env.setdefault(run.env_id, {}).setdefault(int(depth), []).append(run)
+    pairs = []
+    for env_id in sorted(by_env):
+        depths = by_env[env_id]
+        if len(depths) < 2:
+            continue
+        ends = []
+        for depth in (min(depths), max(depths)):
+            members = sorted(
+                depths[depth], key=lambda r: (r.score or 0.0, str(r.fields.get("seed")))
+            )
+            ends.append(members[(len(members) - 1) // 2])
+        pairs.append((ends[0], ends[1]))
+    return pairs
 
 
 def parse_goal(text: str) -> tuple[float, float]:
