@@ -111,6 +111,7 @@ def test_sweep_runs_as_a_job_array_and_completes(
     assert "nothing to submit" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # 38 s; .ci/run runs it after the default suite
 def test_requeued_seed_group_resumes_from_its_checkpoints(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

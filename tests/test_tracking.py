@@ -242,6 +242,7 @@ def test_spec_refuses_a_logger_that_is_not_installed(
     assert line.startswith(f"{spec}: {field}: ") and 'pip install -e ".[tracking]"' in line
 
 
+@pytest.mark.slow  # a training run of its own (33 s); .ci/run runs it after the default suite
 def test_run_with_a_failing_logger_completes(
     tmp_path: Path, wandb_home: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
