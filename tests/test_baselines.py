@@ -350,6 +350,7 @@ sweep:
 """
 
 
+@pytest.mark.slow  # five trainings (72-82 s); .ci/run runs it after the default suite
 def test_every_baseline_runs_a_tiny_spec_to_parquet_and_report(tmp_path: Path) -> None:
     spec = tmp_path / "tiny_baselines.yaml"
     spec.write_text(TINY)
