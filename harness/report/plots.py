@@ -598,10 +598,12 @@ def plot_depth_figure(report: Report, shallow: ValueMap, deep: ValueMap, path: P
     axes[0].set_title(f"{env_id}: final score vs critic depth", fontsize=10)
     for ax, vm in zip(axes[1:], (shallow, deep), strict=True):
         run = vm.run
-        same = sum(
+        same = sum(  # the seeds depth_end_runs chose among: those with params/
             1
             for r in report.completed
-            if r.env_id == env_id and r.fields.get("critic_depth") == run.fields.get("critic_depth")
+            if r.env_id == env_id
+            and r.has_params
+            and r.fields.get("critic_depth") == run.fields.get("critic_depth")
         )
         score = f"{run.score:.3g}" if run.score is not None else "n/a"
         title = (
