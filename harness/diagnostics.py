@@ -42,8 +42,6 @@ from typing import Any, cast
 import jax
 import jax.numpy as jnp
 
-from harness.batches import Batch
-
 #: Folded into the seed's key to draw the diagnostics minibatch (a stream of its own).
 DIAGNOSTICS_STREAM = 0x64696167  # "diag"
 
@@ -285,35 +283,18 @@ class Diagnostics:
 
 def _sampler(trainer: Any) -> Callable[[Any, jax.Array], tuple[Any, Any]]:
     """``(source, key) -> (batch, actor_batch or None)``: the minibatch the trainer's update
-    takes (same sampler and settings as :meth:`harness.train.Trainer._update` and
+    takes (:meth:`harness.train.Trainer.sample_batch`, the update's, or
     :meth:`harness.offline.OfflineTrainer._sample`)."""
-    from harness.replay import sample, sample_future, sample_transitions
-
-    cfg = trainer.cfg
-    algo = cfg.algo
-    if cfg.data.mode == "offline":
+    if trainer.cfg.data.mode == "offline":
 
         def offline(data: Any, key: jax.Array) -> tuple[Any, Any]:
             critic, actor = trainer._sample(data, key)
             return critic, actor
 
         return offline
-    kind, goals = trainer.batch_kind, trainer.goal_indices
 
     def online(replay: Any, key: jax.Array) -> tuple[Any, Any]:
-        batch: Batch | Any
-        if kind == "transition":
-            relabel = algo.resolved_her.relabel_prob if algo.name.endswith("_her") else 0.0
-            batch, _ = sample_transitions(
-                replay, key, algo.batch_size, goals, trainer.success_threshold, relabel
-            )
-        elif kind == "future":
-            batch, _ = sample_future(
-                replay, key, algo.batch_size, goals, algo.resolved_gcsl.horizon
-            )
-        else:
-            batch, _ = sample(replay, key, algo.batch_size, algo.discount, goals)
-        return batch, None
+        return trainer.sample_batch(replay, key), None
 
     return online
 

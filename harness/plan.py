@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import envs
+from harness.agents import batch_kind
 from harness.lock import is_held
 from harness.networks import encoder_param_count
 from harness.spec import TD_ALGOS, RunConfig, Spec, SpecError, sweep_assign
@@ -64,6 +65,8 @@ def run_id(config: RunConfig) -> str:
     the spec format later (default None) leaves the ids of finished runs unchanged; so are
     ``data.dataset_dir`` and ``data.dataset_path`` (a dataset is named by ``data.dataset``).
     Offline runs leave out ``data.prefill`` and ``env.reset`` (online collection only), and
+    ``data.sampler`` enters only online runs with geometric relabelling (crl, gcbc), and only
+    as ``window`` (``iid`` was the only behaviour before the field existed); offline
     runs on OGBench data also ``env.contacts``, ``env.cell_jitter`` and ``env.goal_max_cells``
     (no Brax env);
     ``algo.tanh_log_det`` enters only for CRL with its SAC-style actor (the one that reads it).
@@ -77,6 +80,11 @@ def run_id(config: RunConfig) -> str:
     # they cannot affect as they were before the fields existed.
     if config.algo.name != "crl" or config.resolved_actor_loss != "sac":
         dump["algo"].pop("tanh_log_det", None)  # only the CRL SAC-style actor reads it
+    # data.sampler: only online geometric relabelling reads it, and iid (the harness's former
+    # sampler) keeps the ids that runs had before the field existed; window enters with its value.
+    geometric = dump["data"]["mode"] == "online" and batch_kind(config.algo.name) == "geometric"
+    if not geometric or dump["data"].get("sampler") == "iid":
+        dump["data"].pop("sampler", None)
     if dump["data"]["mode"] == "offline":
         dump["data"].pop("prefill", None)
         dump["env"].pop("reset", None)

@@ -12,6 +12,14 @@ goal is the goal-space slice of a later state j > i of the same trajectory, draw
 ``P(j) proportional to gamma^(j - i)`` over the steps the buffer holds of that trajectory. The
 trajectory's last stored step is found by a binary search on ``traj_id`` (O(log capacity) gathers
 per sample), and j by inverting the truncated geometric CDF: no L x L matrix is ever built.
+
+Two laws of (state, action, goal) are offered (``data.sampler``). :func:`sample_window` is the
+reference code's (scaling-crl ``buffer.py`` ``sample_internal`` + ``flatten_crl_fn``): the goal
+is cut off at the end of a window of ``episode_length`` steps as well as at the trajectory's
+end, so its goals are nearer. :func:`sample` draws (env, step) uniformly from the whole replay
+and cuts goals at the trajectory's end only. :func:`goal_offset_pmf` gives either law's exact
+distribution of the goal offset ``j - i`` for a known replay (the tests' and the reference
+tool's oracle).
 :func:`sample_future` draws j uniformly instead (GCSL), and :func:`sample_transitions` returns
 TD transitions with the commanded goal or a hindsight one (HER).
 """
@@ -22,6 +30,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from envs.base import goal_metrics
@@ -201,6 +210,161 @@ def sample(
     future = replay.state[_physical(replay, j), env]
     goal = future[:, jnp.asarray(goal_indices)]
     return Batch(state, action, goal), {"env": env, "i": i, "j": j, "offset": offset}
+
+
+SELF_GOAL_WEIGHT = 1e-5
+"""The reference's ``+ 1e-5 * eye`` (scaling-crl ``buffer.py``, ``flatten_crl_fn``): the weight
+of a row's own state among its goal candidates, next to ``discount^k`` for later states."""
+
+
+def window_offset(key: jax.Array, n: jax.Array, discount: float) -> jax.Array:
+    """Offsets ``k in [0, n]`` with ``P(k) proportional to discount^k`` for ``k >= 1`` and to
+    :data:`SELF_GOAL_WEIGHT` for ``k = 0``: ``[B]`` int32.
+
+    The law of one row of the reference's relabelling matrix (scaling-crl ``buffer.py``
+    ``flatten_crl_fn``: ``probs = is_future_mask * discount * same_trajectory + 1e-5 * eye``,
+    then ``jax.random.categorical``): a row with no later state in its window and trajectory
+    (``n == 0``) gets its own state as goal; any other row does with probability
+    ``1e-5 / (1e-5 + sum_{k=1}^{n} discount^k)`` (about 1e-5 to 1e-7).
+
+    Args:
+        n: ``[B]`` int, later steps available (``>= 0``).
+    """
+    k_self, k_geom = jax.random.split(key)
+    n_f = n.astype(jnp.float32)
+    mass = discount * (1.0 - discount**n_f) / (1.0 - discount)  # sum_{k=1}^{n} discount^k
+    p_self = SELF_GOAL_WEIGHT / (SELF_GOAL_WEIGHT + mass)
+    own = jax.random.uniform(k_self, n.shape) < p_self
+    return jnp.where(own, 0, truncated_geometric(k_geom, n, discount))
+
+
+def sample_window(
+    replay: Replay,
+    key: jax.Array,
+    batch_size: int,
+    discount: float,
+    goal_indices: tuple[int, ...],
+    window: int,
+) -> tuple[Batch, dict[str, jax.Array]]:
+    """Sample ``batch_size`` relabelled transitions with the reference code's law.
+
+    The reference (scaling-crl ``buffer.py`` ``sample_internal`` and ``flatten_crl_fn``,
+    ``train.py:865-905``) takes, every training iteration, one window of ``window`` =
+    ``episode_length`` consecutive stored steps per env, starting at ``s ~ U[0, size - window -
+    1]`` (``jax.random.randint(min=0, max=insert_position - episode_length)``: the newest stored
+    step is in no window), not aligned with episodes. Each of the window's first ``window - 1``
+    rows ``i`` is relabelled with a row ``j`` of the same window and trajectory, ``P(j)
+    proportional to discount^(j - i)`` for ``j > i`` plus ``1e-5`` for ``j = i``
+    (:func:`window_offset`); the rows of all windows are shuffled and cut into minibatches.
+
+    Here each row is drawn independently from that law: env ``e ~ U[0, num_envs)``, start
+    ``s`` as above, row ``r ~ U[0, window - 2]``, ``i = s + r``, then ``j`` within
+    ``[i, min(s + window - 1, last step of i's trajectory)]``. The marginal law of one row
+    (state, action, goal) is therefore exactly the reference's; the per-iteration structure is
+    not reproduced (in the reference all rows of one iteration come from the same
+    ``num_envs`` windows, each row used at most once, and two rows of a minibatch drawn from one
+    env share its window): that ties the update to the env count and window length (JaxGCRL
+    issue #54), and only pairs of rows from the same env, a ``1 / num_envs`` fraction of a
+    minibatch's pairs, are affected; the per-row law, which sets how far goals lie and so what
+    the critic learns, is the reference's. Memory is ``O(batch_size)``: no ``window x window``
+    matrix (the reference builds one per env per iteration).
+
+    While the replay holds fewer than ``window + 1`` steps per env (only with
+    ``min_replay_per_env < episode_length``), the window shrinks to ``size - 1`` steps.
+
+    Args:
+        replay: the buffer.
+        key: PRNG key.
+        batch_size: rows ``B``.
+        discount: gamma of the relabelling (0.99 in the paper).
+        goal_indices: state entries that form the goal.
+        window: steps per window, the episode length (1000 for the paper's envs).
+
+    Returns:
+        ``(Batch(state [B, state_dim], action [B, action_dim], goal [B, goal_dim]), info)``
+        with ``env``, ``i``, ``j``, ``offset = j - i`` and ``start`` (``s``) ``[B]`` int32
+        logical indices (0 = oldest stored step).
+    """
+    k_env, k_start, k_row, k_goal = jax.random.split(key, 4)
+    num_envs = replay.state.shape[1]
+    length = jnp.clip(jnp.minimum(window, replay.size - 1), 2, None)
+    env = jax.random.randint(k_env, (batch_size,), 0, num_envs)
+    start = jax.random.randint(k_start, (batch_size,), 0, jnp.maximum(replay.size - length, 1))
+    i = start + jax.random.randint(k_row, (batch_size,), 0, length - 1)
+    end = jnp.minimum(start + length - 1, replay.size - 1)
+    last = jnp.minimum(last_of_trajectory(replay, env, i), end)
+    offset = window_offset(k_goal, last - i, discount)
+    j = i + offset
+    state = replay.state[_physical(replay, i), env]
+    action = replay.action[_physical(replay, i), env]
+    goal = replay.state[_physical(replay, j), env][:, jnp.asarray(goal_indices)]
+    info = {"env": env, "i": i, "j": j, "offset": offset, "start": start}
+    return Batch(state, action, goal), info
+
+
+def goal_offset_pmf(
+    traj_id: np.ndarray, sampler: str, discount: float, window: int | None = None
+) -> np.ndarray:
+    """Exact distribution of the goal offset ``j - i`` of one sampled row, for a known replay.
+
+    Computed by enumeration in float64, independently of the samplers' JAX code: for every
+    env and step (and, for ``window``, every window start) the number ``n`` of later steps
+    available is counted, and the conditional law given ``n`` (truncated geometric, plus the
+    self-goal weight for ``window``) is summed with the weight of that draw.
+
+    Args:
+        traj_id: ``[size, num_envs]`` int trajectory ids in logical order (oldest step first),
+            non-decreasing down each column.
+        sampler: ``iid`` (:func:`sample`) or ``window`` (:func:`sample_window`).
+        discount: gamma.
+        window: steps per window (``window`` only).
+
+    Returns:
+        ``[max_offset + 1]`` float64 probabilities of offsets ``0, 1, ...`` (sums to 1).
+
+    Raises:
+        ValueError: an unknown sampler, or ``window`` without a window length.
+    """
+    ids = np.asarray(traj_id)
+    size, num_envs = ids.shape
+    # last[t, e]: index of the last step of the trajectory holding step t of env e
+    last = np.empty_like(ids, dtype=np.int64)
+    for e in range(num_envs):
+        col = ids[:, e]
+        ends = np.flatnonzero(np.append(col[1:] != col[:-1], True))
+        last[:, e] = ends[np.searchsorted(ends, np.arange(size))]
+    counts = np.zeros(size, np.float64)  # weight of each n (later steps available)
+    if sampler == "iid":
+        n = last - np.arange(size)[:, None]
+        np.add.at(counts, n.ravel(), 1.0 / n.size)
+        self_weight = 0.0
+    elif sampler == "window":
+        if window is None:
+            raise ValueError("goal_offset_pmf: sampler 'window' needs a window length")
+        length = max(min(window, size - 1), 2)
+        starts = np.arange(max(size - length, 1))
+        rows = np.arange(length - 1)
+        i = starts[:, None] + rows[None, :]  # [S, W - 1]
+        end = np.minimum(starts[:, None] + length - 1, size - 1)
+        weight = 1.0 / (num_envs * i.size)
+        for e in range(num_envs):
+            n = np.minimum(last[i, e], end) - i
+            np.add.at(counts, n.ravel(), weight)
+        self_weight = SELF_GOAL_WEIGHT
+    else:
+        raise ValueError(f"goal_offset_pmf: unknown sampler {sampler!r} (iid or window)")
+    ns = np.arange(size)
+    # Z(n) = self_weight + sum_{k=1}^{n} discount^k; P(k | n) = discount^k / Z(n), k = 1..n
+    mass = discount * (1.0 - discount**ns) / (1.0 - discount)
+    z = np.where(ns == 0, 1.0, self_weight + mass)
+    p_self = np.where(ns == 0, 1.0, self_weight / z)
+    pmf = np.zeros(size, np.float64)
+    pmf[0] = float(np.sum(counts * p_self))
+    # pmf[k] = discount^k sum_{n >= k} counts[n] / Z(n), for k >= 1
+    tail = np.cumsum((counts / z)[::-1])[::-1]
+    pmf[1:] = discount ** ns[1:] * tail[1:]
+    top = int(np.flatnonzero(counts)[-1]) if counts.any() else 0
+    return pmf[: top + 1]
 
 
 def sample_future(

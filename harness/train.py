@@ -46,6 +46,7 @@ from harness.replay import (
     sample,
     sample_future,
     sample_transitions,
+    sample_window,
 )
 from harness.seeds import SeedGroup, check_one_config, restore_group, seed_metrics
 from harness.spec import RunConfig
@@ -276,34 +277,45 @@ class Trainer:
         """
         return self.update(self.collect(ts, jnp.asarray(False)))
 
-    def _update(self, ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    def sample_batch(self, replay: Replay, key: jax.Array) -> Any:
+        """One minibatch of the run's sampler from ``replay`` (the update's and the depth
+        diagnostics' batch): TD transitions (:func:`harness.replay.sample_transitions`, with HER
+        for ``*_her``), uniform future goals (:func:`harness.replay.sample_future`, GCSL), or
+        geometric relabelling with ``data.sampler``'s law (:func:`harness.replay.sample_window`
+        over windows of ``episode_length`` steps, the reference's, or
+        :func:`harness.replay.sample`).
+
+        Returns:
+            a :class:`harness.batches.Transition` (TD) or :class:`harness.batches.Batch` of
+            ``algo.batch_size`` rows.
+        """
         algo = self.cfg.algo
+        if self.batch_kind == "transition":
+            relabel = algo.resolved_her.relabel_prob if algo.name.endswith("_her") else 0.0
+            transitions, _ = sample_transitions(
+                replay, key, algo.batch_size, self.goal_indices, self.success_threshold, relabel
+            )
+            return transitions
+        if self.batch_kind == "future":
+            horizon = algo.resolved_gcsl.horizon
+            batch, _ = sample_future(replay, key, algo.batch_size, self.goal_indices, horizon)
+        elif self.cfg.data.sampler == "window":
+            window = self.sched.episode_length
+            batch, _ = sample_window(
+                replay, key, algo.batch_size, algo.discount, self.goal_indices, window
+            )
+        else:
+            batch, _ = sample(replay, key, algo.batch_size, algo.discount, self.goal_indices)
+        return batch
+
+    def _update(self, ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
 
         def update(
             carry: tuple[Any, jax.Array], _: None
         ) -> tuple[tuple[Any, jax.Array], dict[str, jax.Array]]:
             agent, key = carry
             key, k_sample, k_update = jax.random.split(key, 3)
-            batch: Any
-            if self.batch_kind == "transition":
-                relabel = algo.resolved_her.relabel_prob if algo.name.endswith("_her") else 0.0
-                batch, _info = sample_transitions(
-                    ts.replay,
-                    k_sample,
-                    algo.batch_size,
-                    self.goal_indices,
-                    self.success_threshold,
-                    relabel,
-                )
-            elif self.batch_kind == "future":
-                horizon = algo.resolved_gcsl.horizon
-                batch, _info = sample_future(
-                    ts.replay, k_sample, algo.batch_size, self.goal_indices, horizon
-                )
-            else:
-                batch, _info = sample(
-                    ts.replay, k_sample, algo.batch_size, algo.discount, self.goal_indices
-                )
+            batch = self.sample_batch(ts.replay, k_sample)
             agent, metrics = self.agent.update(agent, batch, k_update)
             return (agent, key), metrics
 

@@ -109,8 +109,9 @@ def test_new_switches_enter_the_run_id() -> None:
         run_id(
             base.model_copy(update={"algo": base.algo.model_copy(update={"tanh_log_det": "exact"})})
         ),
+        run_id(base.model_copy(update={"data": base.data.model_copy(update={"sampler": "iid"})})),
     }
-    assert len(ids) == 5
+    assert len(ids) == 6
 
 
 def test_option_an_env_does_not_have_is_refused() -> None:

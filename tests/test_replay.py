@@ -7,7 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from harness.replay import replay_add, replay_init, sample, truncated_geometric
+from harness.replay import (
+    goal_offset_pmf,
+    replay_add,
+    replay_init,
+    sample,
+    sample_window,
+    truncated_geometric,
+    window_offset,
+)
 
 
 def _filled(capacity: int, num_envs: int, ep_lengths: list[int], total: int):
@@ -97,3 +105,119 @@ def test_long_trajectory_offsets_have_geometric_mean(wrapped_samples) -> None:
         ]
     )
     assert abs(offsets.mean() - expected.mean()) < 0.1 * expected.mean()
+
+
+# --- The reference's window relabelling (data.sampler: window) against the exact laws ---------
+
+WINDOW, DISCOUNT, CAPACITY, NUM_ENVS, WRITTEN = 30, 0.95, 120, 4, 310
+
+
+def _random_episodes() -> np.ndarray:
+    """Trajectory ids ``[WRITTEN, NUM_ENVS]`` of episodes of irregular lengths (2 to 80 steps,
+    some envs with long ones), as terminations and time limits would cut them."""
+    rng = np.random.default_rng(7)
+    tids = np.zeros((WRITTEN, NUM_ENVS), np.int32)
+    for e, longest in enumerate([6, 25, 45, 80]):
+        t, tid = 0, 0
+        while t < WRITTEN:
+            length = int(rng.integers(2, longest + 1))
+            tids[t : t + length, e] = tid
+            t, tid = t + length, tid + 1
+    return tids
+
+
+@pytest.fixture(scope="module")
+def window_replay():
+    """A wrapped ring (310 steps into 120 rows): its first and last episodes are cut, windows
+    of 30 steps straddle episodes. state[t, e] = (time, env, traj id)."""
+    tids = _random_episodes()
+    replay = replay_init(CAPACITY, NUM_ENVS, 3, 1)
+    times = np.arange(WRITTEN, dtype=np.float32)
+    states = np.stack(
+        [
+            np.broadcast_to(times[:, None], tids.shape),
+            np.broadcast_to(np.arange(NUM_ENVS, dtype=np.float32)[None], tids.shape),
+            tids.astype(np.float32),
+        ],
+        axis=-1,
+    )
+    for start in range(0, WRITTEN, 62):
+        sl = slice(start, start + 62)
+        replay = replay_add(
+            replay,
+            jnp.asarray(states[sl]),
+            jnp.zeros((*states[sl].shape[:2], 1), jnp.float32),
+            jnp.asarray(tids[sl]),
+        )
+    return replay, tids[-CAPACITY:]
+
+
+def _chi_square_p(samples: np.ndarray, pmf: np.ndarray) -> float:
+    """p-value of a chi-square goodness-of-fit test, neighbouring offsets merged until each
+    bin expects at least 5 draws."""
+    from scipy import stats
+
+    n = len(samples)
+    observed = np.bincount(samples, minlength=len(pmf)).astype(float)
+    assert len(observed) == len(pmf), "a sampled offset has probability 0"
+    bins_obs, bins_exp, acc_o, acc_e = [], [], 0.0, 0.0
+    for o, p in zip(observed, pmf * n, strict=True):
+        acc_o, acc_e = acc_o + o, acc_e + p
+        if acc_e >= 5:
+            bins_obs.append(acc_o)
+            bins_exp.append(acc_e)
+            acc_o = acc_e = 0.0
+    bins_obs[-1] += acc_o
+    bins_exp[-1] += acc_e
+    return float(stats.chisquare(bins_obs, bins_exp).pvalue)
+
+
+@pytest.mark.parametrize("sampler", ["window", "iid"])
+def test_goal_offsets_follow_the_exact_law(window_replay, sampler: str) -> None:
+    replay, tids = window_replay
+    pmf = goal_offset_pmf(tids, sampler, DISCOUNT, WINDOW)
+    assert abs(pmf.sum() - 1.0) < 1e-9
+    if sampler == "window":
+        draw = jax.jit(sample_window, static_argnums=(2, 3, 4, 5))
+        _, info = draw(replay, jax.random.PRNGKey(3), 60_000, DISCOUNT, (0, 1, 2), WINDOW)
+    else:
+        draw = jax.jit(sample, static_argnums=(2, 3, 4))
+        _, info = draw(replay, jax.random.PRNGKey(3), 60_000, DISCOUNT, (0, 1, 2))
+    offsets = np.asarray(info["offset"])
+    assert _chi_square_p(offsets, pmf) > 1e-3
+
+
+def test_window_and_iid_laws_differ_where_the_window_cuts(window_replay) -> None:
+    """The window cuts goals nearer than the trajectory alone: a smaller mean offset."""
+    _, tids = window_replay
+    window = goal_offset_pmf(tids, "window", DISCOUNT, WINDOW)
+    iid = goal_offset_pmf(tids, "iid", DISCOUNT)
+    mean = lambda pmf: float(np.arange(len(pmf)) @ pmf)  # noqa: E731
+    assert mean(window) < mean(iid) - 0.5
+    assert window.argmax() == iid.argmax() == 1
+    # The window never reaches WINDOW - 1 steps ahead or more; trajectories of 80 steps do.
+    assert len(window) <= WINDOW and len(iid) > WINDOW
+
+
+def test_window_goals_stay_in_the_window_and_the_trajectory(window_replay) -> None:
+    replay, _ = window_replay
+    batch, info = jax.jit(sample_window, static_argnums=(2, 3, 4, 5))(
+        replay, jax.random.PRNGKey(5), 20_000, DISCOUNT, (0, 1, 2), WINDOW
+    )
+    state, goal = np.asarray(batch.state), np.asarray(batch.goal)
+    info = jax.device_get(info)
+    oldest = WRITTEN - CAPACITY
+    start = info["start"] + oldest  # global time of each window's first step
+    assert np.all(goal[:, 1] == state[:, 1]) and np.all(goal[:, 2] == state[:, 2])
+    assert np.all(state[:, 0] >= start) and np.all(state[:, 0] <= start + WINDOW - 2)
+    assert np.all(goal[:, 0] >= state[:, 0]) and np.all(goal[:, 0] <= start + WINDOW - 1)
+    # Window starts cover [0, size - WINDOW - 1]: the newest stored step is never drawn.
+    assert info["start"].min() == 0 and info["start"].max() == CAPACITY - WINDOW - 1
+    assert state[:, 0].max() <= WRITTEN - 2
+
+
+def test_window_offset_takes_the_own_state_only_without_a_later_one() -> None:
+    n = jnp.asarray(np.repeat([0, 1, 50], 100_000))
+    k = np.asarray(window_offset(jax.random.PRNGKey(2), n, 0.99)).reshape(3, -1)
+    assert np.all(k[0] == 0) and np.all(k[1] == 1)  # P(self) = 1e-5 / 1.00001 at n = 1
+    assert k[2].min() >= 1 and k[2].max() <= 50

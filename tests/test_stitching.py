@@ -146,7 +146,8 @@ def test_trainer_evaluates_on_the_far_goals(tmp_path: Path) -> None:
 
 
 #: ``run_id`` of :data:`PINNED` computed by the harness before ``env.goal_max_cells`` existed
-#: (commit c00fd35): a field added with default None must leave finished runs' ids unchanged.
+#: (commit c00fd35): a field added with default None must leave finished runs' ids unchanged,
+#: and so must ``data.sampler: iid``, the only sampler before the field existed.
 PINNED = {
     "env": {"id": "point_big_maze", "eval_id": "point_big_maze_eval", "episode_length": 200},
     "network": {"critic_depth": 16, "actor_depth": 16, "width": 64, "repr_dim": 32},
@@ -158,8 +159,12 @@ PINNED_ID = "bbcefbc1dc88"
 
 
 def test_existing_run_ids_do_not_change() -> None:
+    """Runs of the former i.i.d. sampler keep their ids with ``data.sampler: iid``; the default
+    (the reference's window relabelling) computes something else, so its ids are new."""
+    iid = {**PINNED, "data": {**PINNED["data"], "sampler": "iid"}}
+    assert run_id(RunConfig.model_validate(iid)) == PINNED_ID
     config = RunConfig.model_validate(PINNED)
-    assert run_id(config) == PINNED_ID
+    assert config.data.sampler == "window" and run_id(config) != PINNED_ID
     capped = RunConfig.model_validate({**PINNED, "env": {**PINNED["env"], "goal_max_cells": 4}})
     assert run_id(capped) != PINNED_ID
 

@@ -222,6 +222,15 @@ class DataSpec(_Section):
         "initialised stochastic actor, as the reference code: a deep actor at init is nearly "
         "saturated) or uniform (uniform random actions in [-1, 1]).",
     )
+    sampler: Literal["window", "iid"] = Field(
+        "window",
+        description="Online, geometric relabelling (crl, gcbc): the law of (state, action, "
+        "goal) of a minibatch row. window (the reference code's: a window of episode_length "
+        "steps at a uniform start, the goal a later step of the same window and trajectory, "
+        "so goals are cut at the window's end too) or iid (a step uniform over the whole "
+        "replay, the goal a later step of its trajectory: farther goals; the harness's former "
+        "sampler). docs/fidelity.md row 12.",
+    )
 
     save_replay: bool | None = Field(
         None,
