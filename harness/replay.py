@@ -249,7 +249,7 @@ def sample_window(
     """Sample ``batch_size`` relabelled transitions with the reference code's law.
 
     The reference (scaling-crl ``buffer.py`` ``sample_internal`` and ``flatten_crl_fn``,
-    ``train.py:865-905``) takes, every training iteration, one window of ``window`` =
+    ``train.py:865-912``) takes, every training iteration, one window of ``window`` =
     ``episode_length`` consecutive stored steps per env, starting at ``s ~ U[0, size - window -
     1]`` (``jax.random.randint(min=0, max=insert_position - episode_length)``: the newest stored
     step is in no window), not aligned with episodes. Each of the window's first ``window - 1``

@@ -141,3 +141,21 @@ def test_evaluation_ignores_nan_after_an_episode_ends() -> None:
             "alive_steps": (3 + 10 + 10) / 3,
         }
     )
+
+
+def test_sampler_enters_only_the_ids_of_runs_that_read_it() -> None:
+    """data.sampler changes online geometric relabelling (crl, gcbc) only: the ids of TD, GCSL
+    and offline runs do not depend on it."""
+
+    def ids(update: dict) -> set[str]:
+        return {
+            run_id(RunConfig.model_validate({**update, "data": {**update.get("data", {}), **s}}))
+            for s in ({"sampler": "window"}, {"sampler": "iid"})
+        }
+
+    assert len(ids({})) == 2
+    assert len(ids({"algo": {"name": "gcbc"}})) == 2
+    assert len(ids({"algo": {"name": "sac_her"}})) == 1
+    assert len(ids({"algo": {"name": "gcsl"}})) == 1
+    offline = {"data": {"mode": "offline", "dataset": "pointmaze-medium-navigate-v0"}}
+    assert len(ids(offline)) == 1

@@ -185,6 +185,10 @@ def test_goal_offsets_follow_the_exact_law(window_replay, sampler: str) -> None:
         _, info = draw(replay, jax.random.PRNGKey(3), 60_000, DISCOUNT, (0, 1, 2))
     offsets = np.asarray(info["offset"])
     assert _chi_square_p(offsets, pmf) > 1e-3
+    # The test can tell the two laws apart: the other sampler's law is rejected.
+    other = goal_offset_pmf(tids, "iid" if sampler == "window" else "window", DISCOUNT, WINDOW)
+    impossible = offsets.max() >= len(other)  # an offset the other law cannot give
+    assert impossible or _chi_square_p(offsets, other) < 1e-6
 
 
 def test_window_and_iid_laws_differ_where_the_window_cuts(window_replay) -> None:
