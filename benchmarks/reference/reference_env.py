@@ -85,7 +85,11 @@ def find_python310() -> tuple[str, bool]:
     for cand in candidates:
         try:
             out = subprocess.run(
-                [cand, "-c", "import sys, venv; print(sys.executable); print(sys.version_info[:2])"],
+                [
+                    cand,
+                    "-c",
+                    "import sys, venv; print(sys.executable); print(sys.version_info[:2])",
+                ],
                 capture_output=True,
                 text=True,
                 timeout=60,
