@@ -13,7 +13,7 @@ import pytest
 
 from harness.plan import run_id
 from harness.spec import RunConfig
-from harness.train import Trainer, episode_metrics
+from harness.train import Trainer, episode_metrics, schedule
 
 
 def _config(**env: Any) -> RunConfig:
@@ -159,3 +159,19 @@ def test_sampler_enters_only_the_ids_of_runs_that_read_it() -> None:
     assert len(ids({"algo": {"name": "gcsl"}})) == 1
     offline = {"data": {"mode": "offline", "dataset": "pointmaze-medium-navigate-v0"}}
     assert len(ids(offline)) == 1
+
+
+def test_paper_schedule_is_the_references() -> None:
+    """The paper's defaults give the reference's iteration (scaling-crl ``train.py:274-283``,
+    ``job.slurm``): 512 envs x 62 steps, ceil(1000 / 62) = 17 prefill unrolls, 794 gradient
+    steps of batch 512 per iteration (the reference: 800), the window relabelling over
+    1000-step episodes, 100 evaluations of 128 envs, the last 5 averaged."""
+    cfg = RunConfig.model_validate({"env": {"id": "ant_big_maze"}})
+    sched = schedule(cfg)
+    assert (sched.steps_per_iter, sched.prefill_iters) == (512 * 62, 17)
+    assert sched.grad_steps_per_iter == 794 and cfg.algo.batch_size == 512
+    assert cfg.data.sampler == "window" and sched.episode_length == 1000
+    assert cfg.algo.discount == 0.99 and cfg.data.replay_size_per_env == 10_000
+    assert (cfg.eval.num_envs, len(sched.eval_iters), cfg.eval.last_k) == (128, 100, 5)
+    # 3134 training iterations for 100M env steps; the reference floors per epoch: 31 x 100.
+    assert sched.num_iters == 3134
