@@ -249,7 +249,9 @@ def watch(
         title = (
             f"{spec.name} ({results / spec.name}) at {stamp}; every {interval:g} s, ctrl-C stops"
         )
-        return summary_table(summarize(spec, results), title=title, latest=True)
+        last_k = {run.config.eval.last_k for run in expand(spec)}
+        rows = summarize(spec, results)
+        return summary_table(rows, title=title, latest=True, width=console.width, last_k=last_k)
 
     live = Live(console=console, auto_refresh=False) if console.is_terminal else None
     shown = 0
