@@ -7,6 +7,7 @@ workers use :class:`ConsoleReporter` writing to their log).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rich.console import Console
@@ -23,6 +24,7 @@ class Reporter(Protocol):
     def evaluation(self, run_id: str, point: dict[str, Any]) -> None: ...
     def run_finished(self, run_id: str, status: str, detail: str) -> None: ...
     def note(self, run_id: str, message: str) -> None: ...
+    def phase(self, run_id: str, name: str) -> None: ...
 
 
 class NullReporter:
@@ -49,6 +51,9 @@ class NullReporter:
     def note(self, run_id: str, message: str) -> None:
         pass
 
+    def phase(self, run_id: str, name: str) -> None:
+        pass
+
 
 def _si(value: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
@@ -69,6 +74,7 @@ class ConsoleReporter:
         self.interval_s = interval_s
         self._last_print = 0.0
         self._latest: dict[str, str] = {}
+        self._startup: dict[str, _Startup] = {}
 
     def run_started(self, index: int, total: int, run_id: str, label: str) -> None:
         self.console.print(f"[bold]run {index}/{total}[/bold] {run_id}  {label}")
@@ -83,6 +89,9 @@ class ConsoleReporter:
     def progress(self, run_id: str, info: dict[str, Any]) -> None:
         now = time.monotonic()
         if now - self._last_print < self.interval_s:
+            return
+        startup = self._startup.get(run_id)
+        if startup is not None and not startup.done:  # the start-up lines say where it is
             return
         self._last_print = now
         if "total_grad_steps" in info:  # offline: progress in gradient steps
@@ -129,6 +138,76 @@ class ConsoleReporter:
     def note(self, run_id: str, message: str) -> None:
         """A line about a run that is neither progress nor its end (a skip, a file set aside)."""
         self.console.print(f"  {message}", markup=False)
+
+    def phase(self, run_id: str, name: str) -> None:
+        """Start-up progress: a line for each phase before training runs at speed (building
+        the envs, the prefill, the first evaluation and update, which compile), then one line
+        with the start-up's length and each phase's seconds once the first uncompiled training
+        step begins. Later phases (evaluations, checkpoints) print nothing here."""
+        now = time.monotonic()
+        state = self._startup.setdefault(run_id, _Startup(now))
+        if state.done:
+            return
+        if state.current is not None:
+            state.times.append((state.current, now - state.since))
+        state.current, state.since = name, now
+        if name.startswith(("training iteration", "gradient steps")) and "(compiles" not in name:
+            state.done = True
+            parts = [
+                f"{_short(phase)} {seconds:.0f} s"
+                for phase, seconds in state.times
+                if seconds >= 0.5
+            ]
+            detail = f" ({', '.join(parts)})" if parts else ""
+            self.console.print(
+                f"  {run_id} start-up (compilation included) took {now - state.start:.0f} s"
+                f"{detail}; training",
+                markup=False,
+            )
+        elif name in ("checkpoint", "restoring the checkpoint"):
+            return  # quick, or said by run_resumed
+        else:
+            self.console.print(f"  {run_id} {_describe(name)} ...", markup=False)
+        self._last_print = time.monotonic()
+
+
+@dataclass
+class _Startup:
+    """A run's start-up as :meth:`ConsoleReporter.phase` follows it."""
+
+    start: float
+    current: str | None = None
+    since: float = 0.0
+    times: list[tuple[str, float]] = field(default_factory=list)
+    done: bool = False
+
+
+def _describe(phase: str) -> str:
+    """A phase name (:class:`harness.train.Callbacks`) as a progress line says it."""
+    if phase.startswith("init and prefill with"):
+        return "prefilling the replay with" + phase[len("init and prefill with") :]
+    if phase.startswith("evaluation (compiles"):
+        return "first evaluation (compiles the evaluation; the random policy's too)"
+    if phase.startswith(("training iteration", "gradient steps")):
+        what = "training iteration" if phase.startswith("training") else "gradient steps"
+        return f"first {what} (compiles the update)"
+    return phase
+
+
+def _short(phase: str) -> str:
+    """A phase's name in the start-up summary: ``prefill``, ``first evaluation``, ..."""
+    for prefix, short in (
+        ("building", "building"),
+        ("init and prefill", "prefill"),
+        ("restoring", "checkpoint lookup"),
+        ("evaluation", "first evaluation"),
+        ("checkpoint", "checkpoint"),
+        ("training iteration", "first iteration"),
+        ("gradient steps", "first update"),
+    ):
+        if phase.startswith(prefix):
+            return short
+    return phase
 
 
 #: Above this many rows a table is printed as plain text: rich lays out 10,000 rows in 10 s.
@@ -201,7 +280,11 @@ def fitted_table(
         keep.remove(headers.index(name))
         dropped.append(name)
     notes = [caption] if caption else []
-    same = [f"{h} {cells[0][headers.index(h)]}" for h in dropped if h in uniform and cells]
+    same = [
+        f"{h} {cells[0][headers.index(h)]}"
+        for h in dropped
+        if h in uniform and cells and cells[0][headers.index(h)] != "-"
+    ]
     if same:
         notes.append("every row: " + ", ".join(same))
     hidden = [h for h in dropped if h not in uniform or not cells]

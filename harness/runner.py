@@ -385,9 +385,10 @@ class _Recorder:
         write_run_config(self.spec, self.run, self.results, self.provenance)
         write_json(self.rundir.record, self.record)
 
-    def callbacks(self, beat: Callable[..., None]) -> Any:
+    def callbacks(self, beat: Callable[..., None], announce: bool = True) -> Any:
         """:class:`harness.train.Callbacks` writing this run's files (``beat``: the
-        watchdog's heartbeat)."""
+        watchdog's heartbeat; ``announce``: report the phases training enters, for the first
+        run of a seed group only)."""
         from harness.train import Callbacks
 
         run, rundir, record = self.run, self.rundir, self.record
@@ -421,8 +422,13 @@ class _Recorder:
             write_json(rundir.record, record)
             self.reporter.run_resumed(run.run_id, info["env_steps"])
 
+        def on_phase(name: str) -> None:
+            beat(name)
+            if announce:
+                reporter.phase(run.run_id, name)
+
         return Callbacks(
-            on_eval=on_eval, on_progress=on_progress, on_resume=on_resume, on_phase=beat
+            on_eval=on_eval, on_progress=on_progress, on_resume=on_resume, on_phase=on_phase
         )
 
     def completed(self, final: dict[str, float]) -> RunOutcome:
@@ -562,7 +568,8 @@ def _execute_owned(
     diagnostics = diagnostics_enabled(spec)
     try:
         with watchdog:
-            beat("building the trainer")
+            beat("building the envs and the trainer")
+            reporter.phase(first.run_id, "building the envs and the trainer")
             trainer = _trainer(first, trainers)
             if first.config.data.mode == "offline":
                 from harness.offline import train_offline
@@ -580,7 +587,7 @@ def _execute_owned(
             else:
                 finals = train_group(
                     [r.run.config for r in recorders],
-                    [r.callbacks(beat) for r in recorders],
+                    [r.callbacks(beat, announce=i == 0) for i, r in enumerate(recorders)],
                     trainer=trainer,
                     checkpoint_dirs=[r.rundir.checkpoint for r in recorders],
                     checkpoint_every_s=checkpoint_every_s,

@@ -189,7 +189,7 @@ FAMILIES: dict[str, list[tuple[str, str, str, list[tuple[str, str, str]]]]] = {
     + [
         (
             f"{net}: first / last block",
-            "gradient norm ratio; < 0.1 vanishes toward the input",
+            "gradient norm ratio; < 0.1 vanishes; 1 with one block",
             "first / last",
             [(f"grad_norm_{key}_first/grad_norm_{key}_last", "-", "")],
         )
@@ -222,6 +222,12 @@ FAMILIES: dict[str, list[tuple[str, str, str, list[tuple[str, str, str]]]]] = {
             "logit (energy)",
             [("logits_pos", "-", "positive"), ("logits_neg", "--", "negative")],
         ),
+        (
+            "logit gap",
+            "positive minus negative: how well pairs separate",
+            "logit difference",
+            [("logits_pos-logits_neg", "-", "")],
+        ),
         ("Q values: mean", "both Q-networks at the batch (TD)", "return", [("q_mean", "-", "")]),
         ("Q values: std", "both Q-networks at the batch (TD)", "return", [("q_std", "-", "")]),
     ],
@@ -242,16 +248,29 @@ FAMILIES: dict[str, list[tuple[str, str, str, list[tuple[str, str, str]]]]] = {
 }
 
 
+#: Figure titles of the families.
+_FAMILY_TITLES = {
+    "gradients": "gradient diagnostics",
+    "representations": "representation diagnostics",
+    "logits": "logit and value diagnostics",
+    "actor": "actor diagnostics",
+}
+
+
 def _series(d: DiagnosticCurves, key: str, depth: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Steps and values of one series (a metric or the ratio ``a/b`` of two) at one depth."""
-    if "/" not in key:
+    """Steps and values of one series at one depth: a metric, the ratio ``a/b`` or the
+    difference ``a-b`` of two (at the steps both have)."""
+    op = "/" if "/" in key else "-" if "-" in key else None
+    if op is None:
         return d.curves.get(key, {}).get(depth)
-    top, bottom = (d.curves.get(k, {}).get(depth) for k in key.split("/"))
+    top, bottom = (d.curves.get(k, {}).get(depth) for k in key.split(op))
     if top is None or bottom is None:
         return None
     steps = np.intersect1d(top[0], bottom[0])
     a = np.array([top[1][top[0] == s][-1] for s in steps])
     b = np.array([bottom[1][bottom[0] == s][-1] for s in steps])
+    if op == "-":
+        return steps, a - b
     with np.errstate(divide="ignore", invalid="ignore"):
         return steps, np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
 
@@ -337,7 +356,7 @@ def plot_diagnostics(d: DiagnosticCurves, out_dir: Path) -> list[Path]:
             handles, labels, title="critic depth", loc="lower center", ncol=len(depths), fontsize=8
         )
         seeds = "mean over runs" if any(n > 1 for n in d.runs.values()) else "one run per depth"
-        fig.suptitle(f"{d.env_id}: {family} diagnostics ({seeds})", fontsize=11)
+        fig.suptitle(f"{d.env_id}: {_FAMILY_TITLES[family]} ({seeds})", fontsize=11)
         fig.tight_layout(rect=(0, 0.1 if rows == 1 else 0.06, 1, 0.97))
         written.append(_save(fig, Path(out_dir) / f"diagnostics_{d.env_id}_{family}.png"))
     return written

@@ -176,11 +176,21 @@ def critical_depth_lines(report: Report) -> list[str]:
     if lines:
         return lines
     untestable = sum(not s.testable for s in steps)
+    if len(steps) == 1:
+        text = (
+            "No jump between consecutive depths: in the one pair compared the deeper depth's "
+            "IQM 95 % bootstrap CI does not lie wholly above the shallower one's"
+        )
+        if untestable:
+            text += " (a single seed on one side cannot show one)"
+        return [text + "."]
     text = (
         f"No jump between consecutive depths: in none of the {len(steps)} pairs compared does "
         f"the deeper depth's IQM 95 % bootstrap CI lie wholly above the shallower one's"
     )
-    if untestable:
+    if untestable == 1:
+        text += " (1 of them has a single seed on one side and cannot show one)"
+    elif untestable:
         text += f" ({untestable} of them have a single seed on one side and cannot show one)"
     return [text + "."]
 
