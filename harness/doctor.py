@@ -62,10 +62,12 @@ def check_python() -> Check:
     return Check("python", OK, f"{platform.python_version()} ({sys.executable})")
 
 
-def check_lock() -> list[Check]:
-    """Installed packages against ``requirements/lock.txt`` (fail) and ``lock-dev.txt``
-    (note)."""
-    path = lock_path()
+def check_lock(path: Path | None = None) -> list[Check]:
+    """Installed packages against a lock (default ``requirements/lock.txt``: fail when one
+    differs) and, for the default, ``lock-dev.txt`` (a dev package at another version is
+    noted)."""
+    default = path is None
+    path = lock_path() if path is None else Path(path)
     if path is None:
         return [
             Check(
@@ -75,6 +77,8 @@ def check_lock() -> list[Check]:
                 "checkout): versions cannot be checked against the lock",
             )
         ]
+    if not path.is_file():
+        return [Check("lock", FAIL, f"{path}: no such lock file")]
     have = installed()
     found = differences(read_lock(path), have)
     digest = sha256(path)[:12]
@@ -86,14 +90,14 @@ def check_lock() -> list[Check]:
                 "lock",
                 FAIL,
                 f"{len(found)} package{'' if len(found) == 1 else 's'} differ from "
-                f"requirements/lock.txt ({digest}): "
+                f"{path} ({digest}): "
                 f"{shown}{more}. Reinstall with the README's set-up command (pip install "
                 "--require-hashes -r requirements/lock-dev.txt) in a fresh venv",
             )
         ]
     locked = read_lock(path)
-    checks = [Check("lock", OK, f"all {len(locked)} packages at requirements/lock.txt ({digest})")]
-    dev = lock_path("lock-dev.txt")
+    checks = [Check("lock", OK, f"all {len(locked)} packages at {path} ({digest})")]
+    dev = lock_path("lock-dev.txt") if default else None
     if dev is not None:
         drift = [d for d in differences(read_lock(dev), have) if d.installed is not None]
         if drift:
@@ -254,11 +258,12 @@ def check_gpu_extra() -> Check:
     return Check("GPU extra", OK, versions)
 
 
-def run_checks(results: Path) -> list[Check]:
-    """Every check, in the order printed."""
+def run_checks(results: Path, lock: Path | None = None) -> list[Check]:
+    """Every check, in the order printed (``lock``: check against this lock file instead of
+    ``requirements/lock.txt``)."""
     return [
         check_python(),
-        *check_lock(),
+        *check_lock(lock),
         *check_jax(),
         check_xla_flags(),
         check_compile_cache(),
@@ -277,12 +282,19 @@ def add_doctor_parser(sub: Any) -> None:
     )
     p.add_argument("--results", default="results", help="results folder (default: results)")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.add_argument(
+        "--lock",
+        default=None,
+        metavar="FILE",
+        help="check the installed versions against this lock file (default: "
+        "requirements/lock.txt; requirements/lock-cuda.txt on a GPU node)",
+    )
     p.set_defaults(func=cmd_doctor)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Handler of ``harness doctor``: prints one line per check; 0 when none failed, else 1."""
-    checks = run_checks(Path(args.results))
+    checks = run_checks(Path(args.results), Path(args.lock) if args.lock else None)
     failed = [c for c in checks if c.status == FAIL]
     if args.json:
         print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}, indent=2))

@@ -198,7 +198,10 @@ def test_report_has_a_diagnostics_section(tracked: tuple[Path, int]) -> None:
     report = (run_dir.parent / "report" / "report.md").read_text()
     section = report[report.index("## Diagnostics") :]
     assert "At the last evaluation, " in section and "effective rank" in section
-    assert (run_dir.parent / "report" / "diagnostics_point_u_maze.png").stat().st_size > 10_000
+    for family in ("gradients", "representations", "logits", "actor"):  # one figure each
+        png = run_dir.parent / "report" / f"diagnostics_point_u_maze_{family}.png"
+        assert png.stat().st_size > 10_000
+        assert f"({png.name})" in section
 
 
 def test_watch_redraws_the_status_table(

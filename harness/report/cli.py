@@ -42,7 +42,8 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
         help="tables and plots of results: mean, s.e., IQM with bootstrap CI, depth scaling",
         description=(
             "Read every run's Parquet under a spec's results folder (results/<spec name>/) or "
-            "under a folder, take each run's final score (mean of its last K evaluations), "
+            "under a folder, take each run's final score (mean of its last K evaluations, K = "
+            "its spec's eval.last_k unless --last K), "
             "print a table per environment and setting, and write PNG plots and report.md "
             "to <results folder>/report/."
         ),
@@ -70,8 +71,8 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="K",
-        help="final score = mean of the last K evaluations (default: 5 online, as the paper; "
-        "3 offline, as OGBench)",
+        help="final score = mean of the last K evaluations (default: each run's eval.last_k, "
+        "as harness run and status use; the tables' caption says which K)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument(
