@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from harness.progress import output_width
 from harness.spec import Spec, SpecError, json_schema, load_spec, parse_overrides
@@ -336,21 +335,12 @@ def cmd_envs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return EXIT_OK
-    table = Table(title="Goal-conditioned environments")
-    for header in (
-        "id",
-        "state",
-        "goal",
-        "goal indices",
-        "action",
-        "success <",
-        "backend",
-        "episode",
-        "options",
-    ):
-        table.add_column(header)
-    for i in infos:
-        table.add_row(
+    from harness.progress import print_table
+
+    headers = ["id", "state", "goal", "goal indices", "action", "success <", "backend"]
+    headers += ["episode", "options"]
+    cells = [
+        [
             i.env_id,
             str(i.state_dim),
             str(i.goal_dim),
@@ -360,8 +350,12 @@ def cmd_envs(args: argparse.Namespace) -> int:
             i.backend,
             str(i.episode_length),
             ", ".join(i.options) or "-",
-        )
-    _out.print(table)
+        ]
+        for i in infos
+    ]
+    left = {"id", "goal indices", "backend", "options"}
+    drop = ["options", "goal indices", "backend", "success <", "episode"]
+    print_table(_out, "Goal-conditioned environments", headers, cells, left, drop)
     return EXIT_OK
 
 
