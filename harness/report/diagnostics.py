@@ -210,7 +210,7 @@ FAMILIES: dict[str, list[tuple[str, str, str, list[tuple[str, str, str]]]]] = {
         ),
         (
             "effective rank of phi",
-            "of the centred batch; 1 = collapsed",
+            "of the centred batch; 1 = collapsed; dotted: repr_dim",
             "dimensions",
             [("phi_rank", "-", "")],
         ),
@@ -275,6 +275,22 @@ def _series(d: DiagnosticCurves, key: str, depth: int) -> tuple[np.ndarray, np.n
         return steps, np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
 
 
+def _informative(
+    d: DiagnosticCurves, series: list[tuple[str, str, str]], depths: list[int]
+) -> bool:
+    """Whether a panel has something to show: a series with data at some depth that is not
+    the constant 1 of a first / last ratio (a network of one residual block)."""
+    for key, _, _ in series:
+        for depth in depths:
+            got = _series(d, key, depth)
+            if got is None or not got[1].size:
+                continue
+            if "/" in key and key.endswith("_last") and np.allclose(got[1], 1.0):
+                continue
+            return True
+    return False
+
+
 def _steps_label(value: float, _: Any = None) -> str:
     """Tick label of a step count: ``0``, ``500``, ``200k``, ``1.5M``."""
     for unit, scale in (("M", 1e6), ("k", 1e3)):
@@ -287,8 +303,9 @@ def plot_diagnostics(d: DiagnosticCurves, out_dir: Path) -> list[Path]:
     """One figure per family of :data:`FAMILIES` with data, ``diagnostics_<env>_<family>.png``
     in ``out_dir``: a panel per quantity with a title and a one-line caption, labelled axes
     (steps: env steps, gradient steps offline), plain tick labels, one line per critic depth
-    (colour: viridis by depth, as the report's other plots; mean over seeds). Axes span more
-    than two decades are drawn on a log scale.
+    (colour: viridis by depth, as the report's other plots; mean over seeds). Axes spanning
+    more than two decades are drawn on a log scale; a first / last block panel whose networks
+    all have one block (the ratio is 1) is left out.
 
     Returns:
         The PNGs written (none without any curve).
@@ -305,11 +322,7 @@ def plot_diagnostics(d: DiagnosticCurves, out_dir: Path) -> list[Path]:
     x_label = "gradient steps" if d.offline else "env steps"
     written = []
     for family, panels in FAMILIES.items():
-        drawn = [
-            p
-            for p in panels
-            if any(_series(d, k, dep) is not None for k, _, _ in p[3] for dep in depths)
-        ]
+        drawn = [p for p in panels if _informative(d, p[3], depths)]
         if not drawn:
             continue
         cols = min(3, len(drawn))
