@@ -140,7 +140,9 @@ def check_jax() -> list[Check]:
 def check_xla_flags() -> Check:
     """Environment variables that change how XLA compiles and allocates."""
     names = sorted(
-        k for k in os.environ if k.startswith(("XLA_", "JAX_")) or k == "HARNESS_COMPILE_CACHE"
+        k
+        for k, v in os.environ.items()
+        if v and (k.startswith(("XLA_", "JAX_")) or k == "HARNESS_COMPILE_CACHE")
     )
     if not names:
         return Check("XLA flags", OK, "none set (JAX's defaults)")
