@@ -142,7 +142,8 @@ def effective_status(record: dict[str, Any], live: str | None, held: bool | None
 def final_score(
     rundir: RunDir, metric: str, last_k: int, table: pa.Table | None = None
 ) -> float | None:
-    """Mean of the last ``last_k`` evaluations of ``metric`` (paper: last 5), or None.
+    """Mean of the last ``last_k`` evaluations of ``metric`` (``last_k``: the spec's
+    ``eval.last_k``, as in :func:`harness.store.final_scores`), or None.
 
     ``table`` is the run's metrics if already read (else the file is read).
     """
