@@ -202,9 +202,10 @@ def _mute_leftover_writes(failed: bool) -> None:
     ends after orbax closed its event loop prints ``RuntimeError: Event loop is closed`` with
     a traceback (through ``sys.unraisablehook``; this starts while the save is still failing,
     so it is muted from the first save on); after a failed save, asyncio logs the futures whose
-    disk error nobody read ("exception was never retrieved") and Python warns of coroutines
-    that never ran, at garbage collection. Only those are dropped; each filter is installed
-    once per process."""
+    disk error nobody read ("exception was never retrieved"), Python warns of coroutines
+    that never ran, at garbage collection, and orbax's writer threads may log their disk error
+    after the save returned. Only those are dropped; each filter is installed once per
+    process."""
     if "loop" not in _muted:
         _muted.add("loop")
         previous = sys.unraisablehook
@@ -230,6 +231,24 @@ def _mute_leftover_writes(failed: bool) -> None:
         warnings.filterwarnings(
             "ignore", message="coroutine .* was never awaited", category=RuntimeWarning
         )
+
+        class _LateDiskError(logging.Filter):
+            """Orbax's writer threads can log their disk error (``_SignalingThread.run()
+            raised an exception: RESOURCE_EXHAUSTED ... No space left on device`` and a
+            traceback) after the failed save has returned: the WriteError said it already."""
+
+            def filter(self, record: logging.LogRecord) -> bool:
+                error = record.exc_info[1] if record.exc_info else None
+                if error is not None and write_cause(error) is not None:
+                    return False
+                return write_cause(Exception(record.getMessage())) is None
+
+        late = _LateDiskError()
+        loggers = [logging.getLogger(), logging.getLogger("absl")]
+        for filterer in [*loggers, *(h for lg in loggers for h in lg.handlers)]:
+            filterer.addFilter(late)
+        if logging.lastResort is not None:
+            logging.lastResort.addFilter(late)
 
 
 def _storable_abstract(abstract_state: Any) -> Any:

@@ -1,4 +1,5 @@
-"""``harness`` command line: validate, schema, plan, run, status, envs, data.
+"""``harness`` command line: validate, schema, plan, run, status, envs, data (report, bench
+and doctor live in their own modules).
 
 Exit codes (``shared/DESIGN.md``): 0 ok, 1 some runs failed, 2 bad input. Bad input prints
 every problem as ``FILE: field.path: message`` on stderr, with no traceback, and writes nothing.
@@ -9,14 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from harness.progress import output_width
 from harness.spec import Spec, SpecError, json_schema, load_spec, parse_overrides
 from harness.store import WriteError
 
@@ -24,10 +24,9 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_RESULTS = Path("results")
 #: `harness plan` prints plain text instead of a rich table beyond this many runs.
 
-# Wide enough for the run tables when output goes to a file or a pipe (rich would use 80).
-_WIDTH = max(shutil.get_terminal_size((160, 24)).columns, 120)
-_out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-_err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+# The terminal's width on a terminal; every column in a file or a pipe (rich would use 80).
+_out = Console(highlight=False, soft_wrap=True, width=output_width(sys.stdout))
+_err = Console(stderr=True, highlight=False, soft_wrap=True, width=output_width(sys.stderr))
 
 
 def _load(path: str, overrides: list[str] | None = None) -> Spec:
@@ -85,7 +84,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for r in rows
     ]
     left = {"run_id", "env", "algo", "data", "status"}
-    print_table(_out, title, headers, cells, left)
+    drop = ["actor params", "critic params", "batch", "width", "grad steps", "actor", "env"]
+    print_table(_out, title, headers, cells, left, drop)
     memory = [r["state_gb"] for r in rows if r["state_gb"] is not None]
     if memory:
         groups = len({r["group"] for r in rows})
@@ -103,7 +103,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.launch import run_local
     from harness.plan import check_datasets, check_memory, check_results
-    from harness.progress import ConsoleReporter, summary_table
+    from harness.progress import ConsoleReporter
     from harness.status import summarize
     from harness.watchdog import reexec_skipping
 
@@ -111,6 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_datasets(spec, args.spec, Path(args.results))
     check_memory(spec, args.spec)  # exit 2 on a seed group that cannot fit the device
     check_results(spec, Path(args.results))  # exit 2 on a folder that cannot be written
+    if not args.allow_version_change and _version_conflicts(spec, Path(args.results)):
+        return EXIT_BAD_INPUT
     executor = args.executor or spec.hardware.executor
     if executor == "slurm":
         return _run_slurm(args, spec)
@@ -118,21 +120,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcomes = run_local(
         spec, results, _provenance(args), ConsoleReporter(_err), on_stall=reexec_skipping
     )
-    _out.print(
-        summary_table(summarize(spec, results), title=f"{spec.name} ({results / spec.name})")
-    )
+    _out.print(_summary(spec, summarize(spec, results), results))
     failed = [o for o in outcomes if o.status == "failed"]
     for outcome in failed:
         _err.print(f"failed: {outcome.run_id}: {outcome.error}", markup=False)
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _summary(spec: Spec, rows: list[dict[str, Any]], results: Path) -> Any:
+    """The status table of a spec's runs, fitted to the terminal, its final-score K named."""
+    from harness.plan import expand
+    from harness.progress import summary_table
+
+    last_k = {run.config.eval.last_k for run in expand(spec)}
+    title = f"{spec.name} ({results / spec.name})"
+    return summary_table(rows, title=title, width=_out.width, last_k=last_k)
+
+
+def _version_conflicts(spec: Spec, results: Path) -> bool:
+    """Print why runs of the spec must not resume here (:func:`harness.runner.
+    resume_conflict`); whether there were any."""
+    from harness.plan import expand
+    from harness.runner import resume_conflict
+    from harness.store import RunDir
+
+    found = False
+    for run in expand(spec):
+        rundir = RunDir(results, spec.name, run.run_id)
+        conflict = None if rundir.is_complete() else resume_conflict(rundir)
+        if conflict:
+            _err.print(f"{spec.name}: {conflict}", markup=False)
+            found = True
+    return found
+
+
 def _provenance(args: argparse.Namespace) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "spec_file": str(Path(args.spec).resolve()),
         "overrides": list(args.set or []),
         "command": shlex.join(["harness", *args.argv]),
     }
+    if getattr(args, "allow_version_change", False):
+        out["allow_version_change"] = True
+    return out
 
 
 def _run_slurm(args: argparse.Namespace, spec: Spec) -> int:
@@ -165,7 +195,6 @@ def _run_slurm(args: argparse.Namespace, spec: Spec) -> int:
 
 def _wait(args: argparse.Namespace, spec: Spec, results: Path) -> int:
     """Follow a spec's Slurm jobs until none is queued or running; print status changes."""
-    from harness.progress import summary_table
     from harness.slurm import follow
 
     def show(row: dict[str, Any]) -> None:
@@ -175,7 +204,7 @@ def _wait(args: argparse.Namespace, spec: Spec, results: Path) -> int:
         _err.print(f"  {row['run_id']} {row['status']}{steps}{latest}", markup=False)
 
     rows = follow(spec, results, args.poll_s, show)
-    _out.print(summary_table(rows, title=f"{spec.name} ({results / spec.name})"))
+    _out.print(_summary(spec, rows, results))
     return (
         EXIT_FAILED if any(r["status"] in ("failed", "lost", "broken") for r in rows) else EXIT_OK
     )
@@ -198,7 +227,6 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from harness.progress import summary_table
     from harness.status import summarize, watch
 
     spec = _load(args.spec, args.set)
@@ -208,7 +236,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
-        _out.print(summary_table(rows, title=f"{spec.name} ({Path(args.results) / spec.name})"))
+        _out.print(_summary(spec, rows, Path(args.results)))
     return EXIT_OK
 
 
@@ -307,21 +335,12 @@ def cmd_envs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return EXIT_OK
-    table = Table(title="Goal-conditioned environments")
-    for header in (
-        "id",
-        "state",
-        "goal",
-        "goal indices",
-        "action",
-        "success <",
-        "backend",
-        "episode",
-        "options",
-    ):
-        table.add_column(header)
-    for i in infos:
-        table.add_row(
+    from harness.progress import print_table
+
+    headers = ["id", "state", "goal", "goal indices", "action", "success <", "backend"]
+    headers += ["episode", "options"]
+    cells = [
+        [
             i.env_id,
             str(i.state_dim),
             str(i.goal_dim),
@@ -331,8 +350,12 @@ def cmd_envs(args: argparse.Namespace) -> int:
             i.backend,
             str(i.episode_length),
             ", ".join(i.options) or "-",
-        )
-    _out.print(table)
+        ]
+        for i in infos
+    ]
+    left = {"id", "goal indices", "backend", "options"}
+    drop = ["options", "goal indices", "backend", "success <", "episode"]
+    print_table(_out, "Goal-conditioned environments", headers, cells, left, drop)
     return EXIT_OK
 
 
@@ -381,6 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="slurm: follow the submitted jobs until they end"
     )
     p.add_argument("--poll-s", type=float, default=10.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--allow-version-change",
+        action="store_true",
+        help="resume runs whose checkpoint was made with another jax, brax or mujoco version "
+        "(refused by default: one curve would mix two physics); run.json records the change",
+    )
     add_set(p)
     add_results(p)
     p.set_defaults(func=cmd_run)
@@ -408,6 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
+
+    from harness.doctor import add_doctor_parser
+
+    add_doctor_parser(sub)
 
     p = sub.add_parser("data", help="offline datasets: generate point-maze data, export a run")
     data_sub = p.add_subparsers(dest="data_command", required=True)

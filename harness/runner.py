@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.lock import acquire, describe_owner, owner_alive, this_owner
+from harness.pins import RESULT_PACKAGES, installed, lock_record, version_changes
 from harness.plan import PlannedRun
 from harness.progress import NullReporter, Reporter
 from harness.spec import Spec
 from harness.store import (
+    FINAL_PREFIX,
     STATUS_COMPLETED,
     STATUS_FAILED,
     STATUS_PREEMPTED,
@@ -35,6 +37,7 @@ from harness.store import (
     BrokenFile,
     RunDir,
     WriteError,
+    final_scores,
     host_info,
     now,
     read_metrics,
@@ -73,6 +76,24 @@ def label(run: PlannedRun) -> str:
         f"actor_depth={cfg.network.actor_depth} width={cfg.network.width} "
         f"batch={cfg.algo.batch_size} seed={cfg.seed}"
     )
+
+
+def final_text(scores: dict[str, float], last: dict[str, float], last_k: int) -> str:
+    """The completion line's scores: the final score (:func:`harness.store.final_scores`) with
+    its K and the last evaluation alone, e.g. ``time_at_goal 129.8, success 0.80 (mean of the
+    last 3 evals; last eval 126.5)``; OGBench runs: ``success 0.52 (...; last eval 0.55)``."""
+    evals = "the last eval" if last_k == 1 else f"the mean of the last {last_k} evals"
+    if "eval/success" in scores:
+        alone = last.get("eval/success")
+        tail = f"; last eval {alone:.2f}" if alone is not None and last_k > 1 else ""
+        return f"success {scores['eval/success']:.2f} ({evals}{tail})"
+    if "eval/time_at_goal" not in scores:
+        return "no evaluation"
+    alone = last.get("eval/time_at_goal")
+    tail = f"; last eval {alone:.1f}" if alone is not None and last_k > 1 else ""
+    success = scores.get("eval/success_any")
+    rate = f", success {success:.2f}" if success is not None else ""
+    return f"time_at_goal {scores['eval/time_at_goal']:.1f}{rate} ({evals}{tail})"
 
 
 def _metric_rows(spec_name: str, run: PlannedRun, point: dict[str, Any]) -> list[dict[str, Any]]:
@@ -174,7 +195,10 @@ def execute_group(
     alone) when another live process holds it or completed it meanwhile. Locks are released on
     any exit (the kernel drops them if the process dies). A file of a run that cannot be read
     (``run.json``, ``metrics.parquet``) is renamed to ``<name>.broken-<timestamp>`` and the run
-    is trained again (from scratch when its metrics were lost). The seeds left train as one
+    is trained again (from scratch when its metrics were lost). A run whose checkpoint was
+    made with other versions of jax, brax or mujoco is not resumed (outcome ``failed``, its
+    files left alone; :func:`resume_conflict`) unless ``provenance["allow_version_change"]``
+    (``harness run --allow-version-change``). The seeds left train as one
     group when their checkpoints are of one iteration (or none); seeds at different iterations
     (a kill between two seeds' saves) train as separate groups, and offline runs one by one.
 
@@ -219,6 +243,12 @@ def execute_group(
                 outcomes[run.run_id] = RunOutcome(run.run_id, STATUS_SKIPPED)
                 continue
             _set_aside_broken(rundir, reporter)
+            conflict = resume_conflict(rundir)
+            if conflict and not provenance.get("allow_version_change"):
+                lock.release()
+                reporter.note(run.run_id, f"refused: {conflict}")
+                outcomes[run.run_id] = RunOutcome(run.run_id, STATUS_FAILED, conflict)
+                continue
             owned.append((run, lock))
         for batch in _resume_groups([run for run, _ in owned], results, spec.name):
             for outcome in _execute_owned(
@@ -231,6 +261,37 @@ def execute_group(
     return [outcomes[run.run_id] for run in runs]
 
 
+def _checkpoint_steps(rundir: RunDir) -> list[int]:
+    """Iterations of the run's saved training checkpoints (``checkpoint/<iteration>/``)."""
+    return [int(p.name) for p in rundir.checkpoint.glob("*") if p.name.isdigit()]
+
+
+def resume_conflict(rundir: RunDir) -> str | None:
+    """Why a run must not resume in this environment, or None.
+
+    A run resumes from its checkpoint (``checkpoint/<iteration>/``); when its last attempt ran
+    with another version of a package of :data:`harness.pins.RESULT_PACKAGES` (jax, jaxlib,
+    brax, mujoco, mujoco-mjx: ``run.json``'s ``versions``), its learning curve would mix two
+    versions of the physics or the numerics. A run without a checkpoint trains from scratch and
+    has no conflict. ``harness run --allow-version-change`` resumes it anyway.
+    """
+    if not _checkpoint_steps(rundir):
+        return None
+    record = rundir.read_record() or {}
+    changes = version_changes(record.get("versions") or {}, installed(list(RESULT_PACKAGES)))
+    if not changes:
+        return None
+    at = record.get("last_env_steps")
+    where = f" at {at:,} env steps" if isinstance(at, int) else ""
+    return (
+        f"{rundir.run_id} would resume from its checkpoint{where} with {', '.join(changes)}: "
+        "one learning curve would mix two versions of the physics or numerics. Install the "
+        "versions it ran with (run.json's versions; requirements/lock.txt of its git_commit), "
+        "delete its folder to train it again from scratch, or pass --allow-version-change to "
+        "resume anyway (run.json then lists the change under version_changes)"
+    )
+
+
 def _resume_groups(runs: list[PlannedRun], results: Path, spec_name: str) -> list[list[PlannedRun]]:
     """Split owned runs into the groups that can train together: online runs whose newest
     checkpoint is of one iteration (or who have none), in order; offline runs alone."""
@@ -239,8 +300,7 @@ def _resume_groups(runs: list[PlannedRun], results: Path, spec_name: str) -> lis
         if run.config.data.mode == "offline":
             groups[("offline", run.run_id)] = [run]
             continue
-        folder = RunDir(results, spec_name, run.run_id).checkpoint
-        steps = [int(p.name) for p in folder.glob("*") if p.name.isdigit()]
+        steps = _checkpoint_steps(RunDir(results, spec_name, run.run_id))
         groups.setdefault(max(steps, default=None), []).append(run)
     return list(groups.values())
 
@@ -312,13 +372,23 @@ class _Recorder:
             **this_owner(),  # pid and hostname: who holds the lock
         }
         write_json(self.rundir.record, self.record)  # the owner first, for others to name it
-        self.record.update(versions=versions(), host=host_info())
+        now_versions = versions()
+        history = list(previous.get("version_changes") or [])
+        if _checkpoint_steps(self.rundir):  # resuming: record a change of physics allowed
+            changes = version_changes(previous.get("versions") or {}, now_versions)
+            if changes:
+                at = previous.get("last_env_steps")
+                history.append({"at": now(), "env_steps": at, "changes": changes})
+        if history:
+            self.record["version_changes"] = history
+        self.record.update(versions=now_versions, host=host_info(), lock=lock_record())
         write_run_config(self.spec, self.run, self.results, self.provenance)
         write_json(self.rundir.record, self.record)
 
-    def callbacks(self, beat: Callable[..., None]) -> Any:
+    def callbacks(self, beat: Callable[..., None], announce: bool = True) -> Any:
         """:class:`harness.train.Callbacks` writing this run's files (``beat``: the
-        watchdog's heartbeat)."""
+        watchdog's heartbeat; ``announce``: report the phases training enters, for the first
+        run of a seed group only)."""
         from harness.train import Callbacks
 
         run, rundir, record = self.run, self.rundir, self.record
@@ -352,33 +422,61 @@ class _Recorder:
             write_json(rundir.record, record)
             self.reporter.run_resumed(run.run_id, info["env_steps"])
 
+        def on_phase(name: str) -> None:
+            beat(name)
+            if announce:
+                reporter.phase(run.run_id, name)
+
         return Callbacks(
-            on_eval=on_eval, on_progress=on_progress, on_resume=on_resume, on_phase=beat
+            on_eval=on_eval, on_progress=on_progress, on_resume=on_resume, on_phase=on_phase
         )
 
     def completed(self, final: dict[str, float]) -> RunOutcome:
-        """Record the run as completed; drop its training checkpoint (params/ stays)."""
+        """Record the run as completed: its final scores (:func:`harness.store.final_scores`,
+        the mean of the last ``eval.last_k`` evaluations) as ``final/*`` rows of
+        ``metrics.parquet``, in the trackers and in ``run.json`` (``final_score``; ``final``
+        keeps the last evaluation's metrics); drop its training checkpoint (params/ stays).
+        """
+        last_k = self.run.config.eval.last_k
+        step = "grad_steps" if self.run.config.data.mode == "offline" else "env_steps"
+        scores = final_scores(self.rows, last_k, step)
         self.record.update(
             status=STATUS_COMPLETED,
             finished_at=now(),
             wall_s=time.time() - self.started,
             final=final,
+            final_score={"last_k": last_k, **scores},
             error=None,
         )
         try:
+            self._write_final_rows(scores, last_k, step)
             write_record(self.rundir.record, self.record)
         except WriteError as exc:
             return self.failed(exc)
         # The training checkpoint (replay included) is only for resuming.
         shutil.rmtree(self.rundir.checkpoint, ignore_errors=True)
-        score = (
-            f"success {final['eval/success']:.2f}"
-            if "eval/success" in final
-            else f"time_at_goal {final.get('eval/time_at_goal', 0.0):.1f}"
+        self.reporter.run_finished(
+            self.run.run_id,
+            STATUS_COMPLETED,
+            f"in {self.record['wall_s']:.0f}s, {final_text(scores, final, last_k)}",
         )
-        detail = f"in {self.record['wall_s']:.0f}s, {score}"
-        self.reporter.run_finished(self.run.run_id, STATUS_COMPLETED, detail)
         return RunOutcome(self.run.run_id, STATUS_COMPLETED)
+
+    def _write_final_rows(self, scores: dict[str, float], last_k: int, step: str) -> None:
+        """Add ``final/<name>`` rows (and ``final/last_k``) at the last evaluation's steps to
+        ``metrics.parquet`` and log them to the trackers (W&B keeps them in its summary)."""
+        evals = [r for r in self.rows if not r["metric"].startswith(FINAL_PREFIX)]
+        if not evals or not scores:
+            return
+        last = max(evals, key=lambda r: r[step])
+        named = {FINAL_PREFIX + k.split("/", 1)[1]: v for k, v in scores.items()}
+        named[FINAL_PREFIX + "last_k"] = float(last_k)
+        self.rows[:] = evals + [
+            {**last, "metric": name, "value": value} for name, value in sorted(named.items())
+        ]
+        write_metrics(self.rundir.metrics, self.rows)
+        if self.tracker is not None:
+            self.tracker.log(last[step], named)
 
     def preempted(self, exc: Exception) -> RunOutcome:
         """Record the run as preempted (or cancelled, when `harness cancel` said so first)."""
@@ -470,7 +568,8 @@ def _execute_owned(
     diagnostics = diagnostics_enabled(spec)
     try:
         with watchdog:
-            beat("building the trainer")
+            beat("building the envs and the trainer")
+            reporter.phase(first.run_id, "building the envs and the trainer")
             trainer = _trainer(first, trainers)
             if first.config.data.mode == "offline":
                 from harness.offline import train_offline
@@ -488,7 +587,7 @@ def _execute_owned(
             else:
                 finals = train_group(
                     [r.run.config for r in recorders],
-                    [r.callbacks(beat) for r in recorders],
+                    [r.callbacks(beat, announce=i == 0) for i, r in enumerate(recorders)],
                     trainer=trainer,
                     checkpoint_dirs=[r.rundir.checkpoint for r in recorders],
                     checkpoint_every_s=checkpoint_every_s,
@@ -503,13 +602,14 @@ def _execute_owned(
         raise
     except Exception as exc:  # a failing run is recorded and the sweep goes on
         return outcomes + [r.failed(exc) for r in recorders]
+    else:  # before the trackers close: the final scores go to them too
+        for recorder, final in zip(recorders, finals, strict=True):
+            if isinstance(final, BaseException):  # a diverged seed of a group
+                outcomes.append(recorder.failed(final))
+            else:
+                outcomes.append(recorder.completed(final))
+        return outcomes
     finally:
         for recorder in recorders:
             if recorder.tracker is not None:
                 recorder.tracker.close()
-    for recorder, final in zip(recorders, finals, strict=True):
-        if isinstance(final, BaseException):  # a diverged seed of a group
-            outcomes.append(recorder.failed(final))
-        else:
-            outcomes.append(recorder.completed(final))
-    return outcomes

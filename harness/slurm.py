@@ -78,7 +78,7 @@ class RunJob:
             spec = spec or Spec.model_validate(payload["spec_dump"])
             config = RunConfig.model_validate(payload["config"])
             runs.append(PlannedRun(rid, config, payload.get("axes", {})))
-            keys = ("spec_file", "overrides", "command")
+            keys = ("spec_file", "overrides", "command", "allow_version_change")
             provenance = provenance or {k: payload[k] for k in keys if k in payload}
         assert spec is not None
         return spec, runs, provenance

@@ -142,7 +142,8 @@ def effective_status(record: dict[str, Any], live: str | None, held: bool | None
 def final_score(
     rundir: RunDir, metric: str, last_k: int, table: pa.Table | None = None
 ) -> float | None:
-    """Mean of the last ``last_k`` evaluations of ``metric`` (paper: last 5), or None.
+    """Mean of the last ``last_k`` evaluations of ``metric`` (``last_k``: the spec's
+    ``eval.last_k``, as in :func:`harness.store.final_scores`), or None.
 
     ``table`` is the run's metrics if already read (else the file is read).
     """
@@ -249,7 +250,9 @@ def watch(
         title = (
             f"{spec.name} ({results / spec.name}) at {stamp}; every {interval:g} s, ctrl-C stops"
         )
-        return summary_table(summarize(spec, results), title=title, latest=True)
+        last_k = {run.config.eval.last_k for run in expand(spec)}
+        rows = summarize(spec, results)
+        return summary_table(rows, title=title, latest=True, width=console.width, last_k=last_k)
 
     live = Live(console=console, auto_refresh=False) if console.is_terminal else None
     shown = 0

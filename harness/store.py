@@ -298,6 +298,50 @@ def remove_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
+#: Metrics that get a final score, in the order they are looked for: time at goal and success
+#: of online evaluation, success of OGBench evaluation (offline runs).
+FINAL_METRICS = ("eval/time_at_goal", "eval/success_any", "eval/success")
+#: Prefix of the final-score rows a completed run adds to its metrics.parquet
+#: (``final/time_at_goal``, ``final/success_any``, ``final/last_k``).
+FINAL_PREFIX = "final/"
+
+
+def final_scores(
+    rows: Iterable[Mapping[str, Any]], last_k: int, step: str = "env_steps"
+) -> dict[str, float]:
+    """The run's final scores: per metric of :data:`FINAL_METRICS` present in ``rows``, the
+    mean of its last ``last_k`` evaluations in ``step`` order (fewer when the run has fewer).
+
+    The one definition of "final score" that ``harness run`` (the completion line,
+    ``run.json``, the ``final/*`` Parquet rows, TensorBoard and W&B), ``harness status`` and
+    ``harness report`` share; ``last_k`` is the spec's ``eval.last_k`` (Wang et al. 2025,
+    arXiv 2503.14858, Sec. 5: the last 5) unless ``harness report --last`` overrides it.
+
+    Args:
+        rows: metrics rows (``metric``, ``value`` and ``step``), any order.
+        last_k: evaluations averaged (>= 1).
+        step: ``env_steps`` online, ``grad_steps`` offline (their env steps do not move).
+
+    Returns:
+        ``{metric: score}``; metrics without rows are absent.
+
+    Raises:
+        ValueError: ``last_k`` < 1.
+    """
+    if last_k < 1:
+        raise ValueError(f"last_k must be >= 1, got {last_k}")
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in rows:
+        if row["metric"] in FINAL_METRICS:
+            series.setdefault(row["metric"], []).append((int(row[step]), float(row["value"])))
+    out = {}
+    for name in FINAL_METRICS:
+        if name in series:
+            tail = [v for _, v in sorted(series[name], key=lambda p: p[0])][-last_k:]
+            out[name] = sum(tail) / len(tail)
+    return out
+
+
 #: Columns every reader of metrics.parquet relies on.
 _NEEDED_COLUMNS = ("env_steps", "grad_steps", "metric", "value")
 
@@ -402,6 +446,7 @@ def versions() -> dict[str, str]:
         "optax",
         "brax",
         "mujoco",
+        "mujoco-mjx",
         "numpy",
         "pydantic",
     ):

@@ -537,7 +537,8 @@ def train_group(
     else:
         # Committed to the device, as a restored checkpoint is: jit keys its programs on it,
         # so a resumed run then compiles nothing new (or finds it in the persistent cache).
-        phase("init and prefill (compiles the env step and the actor)")
+        prefill = sched.prefill_iters * sched.steps_per_iter
+        phase(f"init and prefill with {prefill:,} env steps (compiles the env step and the actor)")
         ts = group.prefill(jax.device_put(group.init(k_init), jax.devices()[0]))
         first_it, eval_index, wall_offset, first_iter_s = 1, 0, 0.0, None
     compile_start = time.perf_counter()

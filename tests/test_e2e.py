@@ -6,6 +6,8 @@ depth-1024 critic update compiles and runs once.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -40,7 +42,10 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int,
     spec = root / "tiny.yaml"
     spec.write_text(TINY)
     results = root / "results"
-    code = main(["run", str(spec), "--results", str(results), "--set", "seeds=[3]"])
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):  # the progress lines, read by a test below
+        code = main(["run", str(spec), "--results", str(results), "--set", "seeds=[3]"])
+    (root / "run.err").write_text(err.getvalue())
     code_again = main(["run", str(spec), "--results", str(results), "--set", "seeds=[3]"])
     return spec, results, code, code_again
 
@@ -95,6 +100,36 @@ def test_parquet_is_long_format_with_grouping_columns(tiny_run) -> None:
     config = json.loads((results / "tiny" / rid / "config.json").read_text())
     assert config["config"]["seed"] == 3 and config["overrides"] == ["seeds=[3]"]
     assert "harness run" in config["command"]
+
+
+def test_one_final_score_in_the_line_run_json_parquet_and_status(tiny_run) -> None:
+    """The spec's eval.last_k (2) makes the final score everywhere: the completion line,
+    run.json's final_score, the final/* Parquet rows, and `harness status`."""
+    spec, results, _, _ = tiny_run
+    records = _runs(results)
+    rid = next(k for k, r in records.items() if r["status"] == "completed")
+    rows = pq.read_table(results / "tiny" / rid / "metrics.parquet").to_pylist()
+    evals = sorted((r["env_steps"], r["value"]) for r in rows if r["metric"] == "eval/time_at_goal")
+    expected = (evals[-1][1] + evals[-2][1]) / 2
+    final = {r["metric"]: r for r in rows if r["metric"].startswith("final/")}
+    assert set(final) == {"final/time_at_goal", "final/success_any", "final/last_k"}
+    assert final["final/time_at_goal"]["value"] == pytest.approx(expected)
+    assert final["final/last_k"]["value"] == 2.0
+    assert final["final/time_at_goal"]["env_steps"] == evals[-1][0]  # at the last evaluation
+    record = records[rid]
+    assert record["final_score"]["last_k"] == 2
+    assert record["final_score"]["eval/time_at_goal"] == pytest.approx(expected)
+    assert record["lock"]["file"] == "requirements/lock.txt" and len(record["lock"]["sha256"]) == 64
+    assert record["versions"]["brax"] and record["versions"]["mujoco-mjx"]
+    err = (spec.parent / "run.err").read_text()
+    line = next(x for x in err.splitlines() if f"{rid} completed" in x)
+    assert f"time_at_goal {expected:.1f}" in line and "(the mean of the last 2 evals" in line
+    # Start-up progress: the phases before the first evaluation, and the start-up's length.
+    start = err.index(f"run 1/2 {rid}") if f"run 1/2 {rid}" in err else err.index(rid)
+    startup = err[start:]
+    assert f"{rid} building the envs and the trainer ..." in startup
+    assert "prefilling the replay with 160 env steps" in startup
+    assert f"{rid} start-up (compilation included) took" in startup
 
 
 def test_rerun_skips_completed_and_retries_failed(tiny_run) -> None:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: its own unit and the units of lower layers only, never a unit of its own layer or above.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.cli",),  # parse and print
-    ("harness.launch", "harness.slurm", "harness.report", "harness.bench"),  # front ends
+    ("harness.launch", "harness.slurm", "harness.report", "harness.bench", "harness.doctor"),
     ("harness.runner", "harness.status"),  # run one run; the status of a run
     ("harness.tracking",),  # TensorBoard and W&B loggers of a run
     ("harness.plan",),  # spec -> runs, run ids, step counts
@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "harness",
         "harness.store",
         "harness.lock",
+        "harness.pins",
         "harness.progress",
         "harness.data",
         "harness.watchdog",

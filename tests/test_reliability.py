@@ -125,7 +125,15 @@ def together(tmp_path_factory: pytest.TempPathFactory) -> dict:
             log.close()
     out["errs"] = {p.pid: (root / f"{n}.err").read_text() for p, n in zip(procs, "ab", strict=True)}
     out["status_after_kill"] = _status(spec, results)
-    out["resume"] = _cli("run", str(spec), "--results", str(results))
+    # As if the killed attempt had run with another brax: a resume would mix two physics.
+    if out.get("killed"):
+        record_path = out["run_dir"] / "run.json"
+        record = json.loads(record_path.read_text())
+        out["versions_before"] = dict(record["versions"])
+        record["versions"]["brax"] = "0.0.1"
+        record_path.write_text(json.dumps(record))
+        out["refused"] = _cli("run", str(spec), "--results", str(results))
+    out["resume"] = _cli("run", str(spec), "--results", str(results), "--allow-version-change")
     return out
 
 
@@ -199,6 +207,21 @@ def test_a_sigkilled_run_shows_lost_and_resumes(together: dict) -> None:
     before = [v for s, v in sps if s <= resumed]
     after = [v for s, v in sps if s > resumed]
     assert after[0] > 0.25 * statistics.median(before), sps
+
+
+def test_a_resume_across_a_brax_change_is_refused_unless_allowed(together: dict) -> None:
+    assert together.get("killed"), "the run finished or stalled before it could be killed"
+    code, _, err = together["refused"]
+    brax = together["versions_before"]["brax"]
+    assert code == 2, err
+    assert f"brax 0.0.1 -> {brax}" in err and "--allow-version-change" in err
+    assert "mix two versions of the physics" in err
+    record = json.loads((together["run_dir"] / "run.json").read_text())
+    # allowed: resumed, and the change is on record
+    assert record["status"] == "completed" and record["resumes"] == 1
+    [change] = record["version_changes"]
+    assert change["changes"] == [f"brax 0.0.1 -> {brax}"]
+    assert record["versions"]["brax"] == brax
 
 
 def test_broken_files_are_named_kept_and_run_again(together: dict, tmp_path: Path) -> None:

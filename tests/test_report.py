@@ -429,7 +429,10 @@ def test_critical_depth_says_when_there_is_no_jump() -> None:
     flat = [_group(4, [10.0, 30.0, 50.0]), _group(16, [20.0, 40.0, 60.0]), _group(32, [7.0])]
     (line,) = rp.critical_depth_lines(_synthetic_report(flat, by))
     assert line.startswith("No jump between consecutive depths: in none of the 2 pairs")
-    assert "(1 of them have a single seed on one side" in line
+    assert "(1 of them has a single seed on one side" in line
+    (pair,) = rp.critical_depth_lines(_synthetic_report(flat[1:], by))  # one pair: said so
+    assert "in the one pair compared the deeper depth's IQM" in pair
+    assert "(a single seed on one side cannot show one)" in pair
     assert rp.critical_depth_lines(_synthetic_report(flat[:1], by)) == []  # one depth
     assert rp.critical_depth_lines(_synthetic_report(flat, ("env_id",))) == []  # no depth field
 

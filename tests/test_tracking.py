@@ -124,6 +124,10 @@ def test_tensorboard_event_files_hold_the_evaluations(tracked: tuple[Path, int])
         assert event.value == pytest.approx(expected[event.step], rel=1e-6, abs=1e-6)
     tags = set(acc.Tags()["scalars"])
     assert tags >= CRL_DIAGNOSTICS and any(t.startswith("train/") for t in tags)
+    # the final score (mean of the last eval.last_k = 2), at the last evaluation's step
+    [final] = acc.Scalars("final/time_at_goal")
+    assert final.step == max(expected)
+    assert final.value == pytest.approx(_series(run_dir, "final/time_at_goal")[final.step])
 
 
 def _wandb_records(path: Path) -> list[Any]:
@@ -172,6 +176,11 @@ def test_wandb_offline_run_holds_the_evaluations(tracked: tuple[Path, int]) -> N
     for step, value in expected.items():
         assert history[step]["eval/time_at_goal"] == pytest.approx(value, rel=1e-6)
         assert set(history[step]) >= CRL_DIAGNOSTICS
+    # the final score lands at the last step, so W&B's summary holds it
+    last = max(expected)
+    final = _series(run_dir, "final/time_at_goal")[last]
+    assert history[last]["final/time_at_goal"] == pytest.approx(final, rel=1e-6)
+    assert history[last]["final/last_k"] == 2
     run = runs[0]
     assert run.run_group == "tiny" and run.run_id == run_dir.name
     assert {"point_u_maze", "crl", "critic_depth=4", "actor_depth=4", "tiny"} <= set(run.tags)
@@ -198,7 +207,10 @@ def test_report_has_a_diagnostics_section(tracked: tuple[Path, int]) -> None:
     report = (run_dir.parent / "report" / "report.md").read_text()
     section = report[report.index("## Diagnostics") :]
     assert "At the last evaluation, " in section and "effective rank" in section
-    assert (run_dir.parent / "report" / "diagnostics_point_u_maze.png").stat().st_size > 10_000
+    for family in ("gradients", "representations", "logits", "actor"):  # one figure each
+        png = run_dir.parent / "report" / f"diagnostics_point_u_maze_{family}.png"
+        assert png.stat().st_size > 10_000
+        assert f"({png.name})" in section
 
 
 def test_watch_redraws_the_status_table(

@@ -13,18 +13,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+
+from harness.progress import output_width
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
-_WIDTH = max(shutil.get_terminal_size((160, 24)).columns, 120)
-_out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-_err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+_out = Console(highlight=False, soft_wrap=True, width=output_width(sys.stdout))
+_err = Console(stderr=True, highlight=False, soft_wrap=True, width=output_width(sys.stderr))
 
 USAGE_EXAMPLES = """examples:
   harness report specs/ant_u_maze_depth.yaml
@@ -42,7 +42,8 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
         help="tables and plots of results: mean, s.e., IQM with bootstrap CI, depth scaling",
         description=(
             "Read every run's Parquet under a spec's results folder (results/<spec name>/) or "
-            "under a folder, take each run's final score (mean of its last K evaluations), "
+            "under a folder, take each run's final score (mean of its last K evaluations, K = "
+            "its spec's eval.last_k unless --last K), "
             "print a table per environment and setting, and write PNG plots and report.md "
             "to <results folder>/report/."
         ),
@@ -70,8 +71,8 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="K",
-        help="final score = mean of the last K evaluations (default: 5 online, as the paper; "
-        "3 offline, as OGBench)",
+        help="final score = mean of the last K evaluations (default: each run's eval.last_k, "
+        "as harness run and status use; the tables' caption says which K)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument(
@@ -221,13 +222,14 @@ def _report(args: argparse.Namespace) -> int:
     report = dataclasses.replace(report, warnings=tuple(warnings))
     out_dir = folder / "report"
     plots: list[tuple[Path, str]] = []
+    diagnostic_pngs: list[Path] = []
     md_path = None
     if not args.no_plots:
         from harness.report.diagnostics import diagnostics_markdown
         from harness.report.plots import write_plots
 
         plots = write_plots(report, out_dir, value_maps, depth_ends)
-        diagnostics = diagnostics_markdown(report.runs, out_dir)
+        diagnostics, diagnostic_pngs = diagnostics_markdown(report.runs, out_dir)
         md_path = rp.write_markdown(report, out_dir, plots, diagnostics)
     elif value_maps:
         from harness.report.plots import plot_value_map, value_map_name
@@ -235,40 +237,57 @@ def _report(args: argparse.Namespace) -> int:
         made = plot_value_map(value_maps[0], out_dir / value_map_name(value_maps[0]))
         plots = [(made, "value map")]
     if args.json:
-        payload = rp.to_json(report, [p for p, _ in plots], out_dir if md_path else None)
+        written = [p for p, _ in plots] + diagnostic_pngs
+        payload = rp.to_json(report, written, out_dir if md_path else None)
         print(json.dumps(payload, indent=2))
         return EXIT_OK
     _print(report)
     for warning in report.warnings:
         _err.print(f"note: {warning}", markup=False)
     if md_path is not None:
-        _out.print(f"wrote {md_path} and {len(plots)} plots in {out_dir}", markup=False)
+        pngs = len(plots) + len(diagnostic_pngs)
+        _out.print(f"wrote {md_path} and {_count(pngs, 'plot')} in {out_dir}", markup=False)
     elif plots:
         _out.print(f"wrote {plots[0][0]}", markup=False)
     return EXIT_OK
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 plot``, ``3 plots``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _print(report: Any) -> None:
     from harness import report as rp
+    from harness.progress import fitted_table
 
+    done, left = len(report.completed), len(report.not_finished)
     _out.print(
-        f"{report.source}: {len(report.completed)} completed runs in the table, "
-        f"{len(report.not_finished)} not finished. Final score: {rp.final_score_text(report)}.",
+        f"{report.source}: {_count(done, 'completed run')} in the table, {left} not finished. "
+        f"Final score: {rp.final_score_text(report)}.",
         markup=False,
     )
+    caption = f"final score: {rp.final_score_text(report)}"
     for env_id in report.envs():
         header, rows = rp.table_rows(report, env_id)
-        table = Table(title=f"{env_id}: {report.metric}")
-        for i, name in enumerate(header):
-            table.add_column(name, justify="left" if i < len(report.by) - 1 else "right")
-        for row in rows:
-            table.add_row(*row)
-        _out.print(table)
+        left_columns = set(header[: len(report.by) - 1])
+        _out.print(
+            fitted_table(
+                f"{env_id}: {report.metric}",
+                header,
+                rows,
+                _out.width,
+                left=left_columns,
+                drop=["paper mean ± s.e.", "× shallowest", "IQM 95% CI", "IQM"],
+                caption=caption,
+            )
+        )
     if not report.groups:
         _out.print("no completed run has evaluations of this metric yet", markup=False)
-    if report.groups and any(f.endswith("_depth") for f in report.by):
-        _out.print("critical depth:", markup=False)  # harness.report.depth_jumps
-        for line in rp.critical_depth_lines(report):
+    critical = rp.critical_depth_lines(report) if report.groups else []
+    if critical:  # harness.report.depth_jumps; none with a single depth
+        _out.print("critical depth:", markup=False)
+        for line in critical:
             _out.print(f"  {line}", markup=False)
     if report.comparison is not None:
         _out.print("probability of improvement:", markup=False)
@@ -276,9 +295,14 @@ def _print(report: Any) -> None:
             _out.print(f"  {line}", markup=False)
     if report.not_finished:
         header, rows = rp.not_finished_rows(report)
-        table = Table(title="not finished (not in the tables)")
-        for name in header:
-            table.add_column(name)
-        for row in rows:
-            table.add_row(*row)
-        _out.print(table)
+        _out.print(
+            fitted_table(
+                "not finished (not in the tables)",
+                header,
+                rows,
+                _out.width,
+                left=set(header),
+                drop=["spec", "critic_depth", "seed", "env steps", "env_id"],
+                wrap={"detail"},
+            )
+        )

@@ -19,37 +19,6 @@ import numpy as np
 from harness.report.runs import RunResult
 from harness.store import BrokenFile, read_metrics
 
-#: Order of the panels (names without ``diag/``); others follow alphabetically.
-PANEL_ORDER = (
-    "grad_norm_actor",
-    "grad_norm_phi",
-    "grad_norm_psi",
-    "grad_norm_critic",
-    "grad_norm_actor_first",
-    "grad_norm_actor_mid",
-    "grad_norm_actor_last",
-    "grad_norm_phi_first",
-    "grad_norm_phi_mid",
-    "grad_norm_phi_last",
-    "grad_norm_psi_first",
-    "grad_norm_psi_mid",
-    "grad_norm_psi_last",
-    "grad_norm_critic_first",
-    "grad_norm_critic_mid",
-    "grad_norm_critic_last",
-    "phi_norm",
-    "phi_mean_norm",
-    "psi_norm",
-    "psi_mean_norm",
-    "phi_rank",
-    "logits_pos",
-    "logits_neg",
-    "q_mean",
-    "q_std",
-    "actor_tanh_mean_abs",
-    "actor_log_std",
-)
-
 #: Mean |tanh(mean)| above which the report calls an actor saturated.
 SATURATED = 0.9
 #: Ratio of the first block's gradient norm to the last's beyond which gradients are said to
@@ -204,58 +173,223 @@ def summary_sentence(d: DiagnosticCurves) -> str:
     return f"At the last evaluation, {sentence}."
 
 
-_LOG_SCALE = ("grad_norm", "phi_norm", "psi_norm", "phi_mean_norm", "psi_mean_norm")
+#: One figure per family of ``diag/*`` metrics: ``family -> [(panel title, caption, y label,
+#: [(series, line style, legend label)])]``. A series is a metric name (without ``diag/``) or
+#: ``a/b``, the ratio of two. Panels whose series no run has are left out.
+FAMILIES: dict[str, list[tuple[str, str, str, list[tuple[str, str, str]]]]] = {
+    "gradients": [
+        (f"{net}: loss gradient norm", "L2 norm over all its parameters", "gradient norm", s)
+        for net, s in (
+            ("actor", [("grad_norm_actor", "-", "")]),
+            ("phi (state-action encoder)", [("grad_norm_phi", "-", "")]),
+            ("psi (goal encoder)", [("grad_norm_psi", "-", "")]),
+            ("Q-networks", [("grad_norm_critic", "-", "")]),
+        )
+    ]
+    + [
+        (
+            f"{net}: first / last block",
+            "gradient norm ratio; < 0.1 vanishes; 1 with one block",
+            "first / last",
+            [(f"grad_norm_{key}_first/grad_norm_{key}_last", "-", "")],
+        )
+        for net, key in (("actor", "actor"), ("phi", "phi"), ("psi", "psi"), ("Q", "critic"))
+    ],
+    "representations": [
+        (
+            "representation norms",
+            "batch mean of ||phi|| (solid), ||psi|| (dashed)",
+            "L2 norm",
+            [("phi_norm", "-", "phi"), ("psi_norm", "--", "psi")],
+        ),
+        (
+            "shared component",
+            "||batch mean|| / mean ||.||: phi solid, psi dashed",
+            "fraction",
+            [("phi_mean_norm/phi_norm", "-", "phi"), ("psi_mean_norm/psi_norm", "--", "psi")],
+        ),
+        (
+            "effective rank of phi",
+            "of the centred batch; 1 = collapsed; dotted: repr_dim",
+            "dimensions",
+            [("phi_rank", "-", "")],
+        ),
+    ],
+    "logits": [
+        (
+            "InfoNCE logits",
+            "mean of positive (solid), negative (dashed) pairs",
+            "logit (energy)",
+            [("logits_pos", "-", "positive"), ("logits_neg", "--", "negative")],
+        ),
+        (
+            "logit gap",
+            "positive minus negative: how well pairs separate",
+            "logit difference",
+            [("logits_pos-logits_neg", "-", "")],
+        ),
+        ("Q values: mean", "both Q-networks at the batch (TD)", "return", [("q_mean", "-", "")]),
+        ("Q values: std", "both Q-networks at the batch (TD)", "return", [("q_std", "-", "")]),
+    ],
+    "actor": [
+        (
+            "actor saturation",
+            f"mean |tanh(mean)|; dotted: {SATURATED} (saturated)",
+            "|tanh(mean)|",
+            [("actor_tanh_mean_abs", "-", "")],
+        ),
+        (
+            "actor log std",
+            "mean log standard deviation of the policy",
+            "nats",
+            [("actor_log_std", "-", "")],
+        ),
+    ],
+}
 
 
-def plot_diagnostics(d: DiagnosticCurves, path: Path) -> Path | None:
-    """One panel per ``diag/*`` metric, one line per critic depth (colour: viridis by depth,
-    as the report's other plots). None without any curve."""
-    from matplotlib.ticker import EngFormatter
+#: Figure titles of the families.
+_FAMILY_TITLES = {
+    "gradients": "gradient diagnostics",
+    "representations": "representation diagnostics",
+    "logits": "logit and value diagnostics",
+    "actor": "actor diagnostics",
+}
+
+
+def _series(d: DiagnosticCurves, key: str, depth: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Steps and values of one series at one depth: a metric, the ratio ``a/b`` or the
+    difference ``a-b`` of two (at the steps both have)."""
+    op = "/" if "/" in key else "-" if "-" in key else None
+    if op is None:
+        return d.curves.get(key, {}).get(depth)
+    top, bottom = (d.curves.get(k, {}).get(depth) for k in key.split(op))
+    if top is None or bottom is None:
+        return None
+    steps = np.intersect1d(top[0], bottom[0])
+    a = np.array([top[1][top[0] == s][-1] for s in steps])
+    b = np.array([bottom[1][bottom[0] == s][-1] for s in steps])
+    if op == "-":
+        return steps, a - b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return steps, np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
+
+
+def _informative(
+    d: DiagnosticCurves, series: list[tuple[str, str, str]], depths: list[int]
+) -> bool:
+    """Whether a panel has something to show: a series with data at some depth that is not
+    the constant 1 of a first / last ratio (a network of one residual block)."""
+    for key, _, _ in series:
+        for depth in depths:
+            got = _series(d, key, depth)
+            if got is None or not got[1].size:
+                continue
+            if "/" in key and key.endswith("_last") and np.allclose(got[1], 1.0):
+                continue
+            return True
+    return False
+
+
+def _steps_label(value: float, _: Any = None) -> str:
+    """Tick label of a step count: ``0``, ``500``, ``200k``, ``1.5M``."""
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:g}{unit}"
+    return f"{value:g}"
+
+
+def plot_diagnostics(d: DiagnosticCurves, out_dir: Path) -> list[Path]:
+    """One figure per family of :data:`FAMILIES` with data, ``diagnostics_<env>_<family>.png``
+    in ``out_dir``: a panel per quantity with a title and a one-line caption, labelled axes
+    (steps: env steps, gradient steps offline), plain tick labels, one line per critic depth
+    (colour: viridis by depth, as the report's other plots; mean over seeds). Axes spanning
+    more than two decades are drawn on a log scale; a first / last block panel whose networks
+    all have one block (the ratio is 1) is left out.
+
+    Returns:
+        The PNGs written (none without any curve).
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     from harness.report.plots import _pyplot, _save
 
-    names = [n for n in PANEL_ORDER if n in d.curves]
-    names += sorted(n for n in d.curves if n not in PANEL_ORDER)
-    if not names:
-        return None
     plt = _pyplot()
-    cols = 4
-    rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 2.6 * rows), squeeze=False)
     depths = sorted({depth for per in d.curves.values() for depth in per})
     cmap = plt.get_cmap("viridis")
     colour = {dep: cmap(0.9 * i / max(len(depths) - 1, 1)) for i, dep in enumerate(depths)}
-    for ax, name in zip(axes.flat, names, strict=False):
-        for depth, (steps, mean) in sorted(d.curves[name].items()):
-            ax.plot(steps, mean, marker="o", ms=2, lw=1.2, color=colour[depth], label=str(depth))
-        if name.startswith(_LOG_SCALE) and all(
-            np.all(mean > 0) for _, mean in d.curves[name].values()
-        ):
-            ax.set_yscale("log")
-        ax.set_title(f"diag/{name}", fontsize=9)
-        ax.xaxis.set_major_formatter(EngFormatter(sep=" "))
-        ax.tick_params(labelsize=7)
-        ax.grid(True, lw=0.3, alpha=0.6)
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(
-        handles, labels, title="critic depth", loc="lower center", ncol=len(depths), fontsize=8
-    )
-    step = "gradient steps" if d.offline else "env steps"
-    fig.suptitle(f"{d.env_id}: depth diagnostics vs {step} (mean over seeds)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    return _save(fig, path)
+    x_label = "gradient steps" if d.offline else "env steps"
+    written = []
+    for family, panels in FAMILIES.items():
+        drawn = [p for p in panels if _informative(d, p[3], depths)]
+        if not drawn:
+            continue
+        cols = min(3, len(drawn))
+        rows = math.ceil(len(drawn) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.1 * rows), squeeze=False)
+        for ax, (title, caption, y_label, series) in zip(axes.flat, drawn, strict=False):
+            values = []
+            for key, style, _ in series:
+                for depth in depths:
+                    got = _series(d, key, depth)
+                    if got is None:
+                        continue
+                    ax.plot(*got, style, marker="o", ms=2.5, lw=1.3, color=colour[depth])
+                    values.append(got[1][np.isfinite(got[1])])
+            pooled = np.concatenate(values) if values else np.zeros(0)
+            if pooled.size and np.all(pooled > 0) and pooled.max() / pooled.min() > 100:
+                ax.set_yscale("log")
+                ax.yaxis.set_major_locator(LogLocator(numticks=5))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.yaxis.set_minor_formatter(NullFormatter())
+            else:
+                ax.yaxis.set_major_locator(MaxNLocator(5))
+            if "first / last" in title:
+                ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+            if family == "actor" and "saturation" in title:
+                ax.axhline(SATURATED, color="0.5", lw=0.8, ls=":")
+            if title.startswith("effective rank") and d.repr_dim:
+                ax.axhline(d.repr_dim, color="0.5", lw=0.8, ls=":")
+            ax.set_title(f"{title}\n{caption}", fontsize=8.5)
+            ax.set_xlabel(x_label, fontsize=8)
+            ax.set_ylabel(y_label, fontsize=8)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.xaxis.set_major_formatter(FuncFormatter(_steps_label))
+            ax.tick_params(labelsize=7.5)
+            ax.grid(True, lw=0.3, alpha=0.6)
+        for ax in list(axes.flat)[len(drawn) :]:
+            ax.axis("off")
+        handles = [Line2D([], [], color=colour[dep], marker="o", ms=3) for dep in depths]
+        labels = [
+            f"{dep} ({d.runs.get(dep, 0)} run{'' if d.runs.get(dep) == 1 else 's'})"
+            for dep in depths
+        ]
+        fig.legend(
+            handles, labels, title="critic depth", loc="lower center", ncol=len(depths), fontsize=8
+        )
+        seeds = "mean over runs" if any(n > 1 for n in d.runs.values()) else "one run per depth"
+        fig.suptitle(f"{d.env_id}: {_FAMILY_TITLES[family]} ({seeds})", fontsize=11)
+        fig.tight_layout(rect=(0, 0.1 if rows == 1 else 0.06, 1, 0.97))
+        written.append(_save(fig, Path(out_dir) / f"diagnostics_{d.env_id}_{family}.png"))
+    return written
 
 
-def diagnostics_markdown(runs: Sequence[RunResult], out_dir: Path, plots: bool = True) -> list[str]:
+def diagnostics_markdown(
+    runs: Sequence[RunResult], out_dir: Path, plots: bool = True
+) -> tuple[list[str], list[Path]]:
     """Markdown lines of the "Diagnostics" section (empty when no run has ``diag/*``), with
-    one plot per environment written to ``out_dir/diagnostics_<env>.png`` when ``plots``."""
+    one figure per environment and family (:func:`plot_diagnostics`) written to ``out_dir``
+    when ``plots``.
+
+    Returns:
+        The lines, and the PNGs written.
+    """
     import os
 
     found = diagnostic_curves(runs)
     if not found:
-        return []
+        return [], []
     lines = [
         "## Diagnostics",
         "",
@@ -263,14 +397,16 @@ def diagnostics_markdown(runs: Sequence[RunResult], out_dir: Path, plots: bool =
         'depth (definitions and units: docs/results.md, "Depth diagnostics").',
         "",
     ]
+    written: list[Path] = []
     for d in found:
         lines += [f"### {d.env_id}", ""]
         sentence = summary_sentence(d)
         if sentence:
             lines += [sentence, ""]
         if plots:
-            made = plot_diagnostics(d, Path(out_dir) / f"diagnostics_{d.env_id}.png")
-            if made is not None:
+            for made in plot_diagnostics(d, Path(out_dir)):
+                written.append(made)
+                family = made.stem.rsplit("_", 1)[-1]
                 rel = os.path.relpath(made, out_dir)
-                lines += [f"![{d.env_id}: depth diagnostics]({rel})", ""]
-    return lines
+                lines += [f"![{d.env_id}: {family} diagnostics]({rel})", ""]
+    return lines, written

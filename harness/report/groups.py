@@ -112,7 +112,7 @@ class Report:
     Attributes:
         source: the folder that was read.
         metric: the metric of the scores.
-        last_k: the ``--last`` value, or None (per data mode: :data:`LAST_K_BY_MODE`).
+        last_k: the ``--last`` value, or None (each run's ``eval.last_k``: :func:`spec_last_k`).
         by: grouping fields, ``env_id`` first.
         runs: every run found, any status.
         groups: statistics of completed runs, sorted by key.

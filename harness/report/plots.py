@@ -222,7 +222,8 @@ def _draw_depth_scaling(ax: Any, report: Report, env_id: str) -> bool:
         n_text = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
         name = _series_label(dict(zip(fields, skey, strict=True)), fields)
         prefix = f"{name}: " if name else ""
-        ax.plot(x, mean, "o-", color=colour, label=f"{prefix}mean ± 1 s.e. ({n_text} seeds)")
+        what = "one seed" if n == [1] else f"mean ± 1 s.e. ({n_text} seeds)"
+        ax.plot(x, mean, "o-", color=colour, label=f"{prefix}{what}")
         ax.fill_between(x, mean - se, mean + se, color=colour, alpha=0.2, lw=0)
         iqm_v = np.array([g.iqm for g in members])
         low = np.array([g.iqm_ci[0] for g in members])
@@ -343,7 +344,7 @@ def plot_learning_curves(report: Report, env_id: str, path: Path) -> Path | None
     for (colour, ls), (skey, members) in zip(styles, settings.items(), strict=True):
         steps, mean, se = _curve_stats(members)
         name = _series_label(dict(zip(fields, skey, strict=True)), fields) or "all runs"
-        label = f"{name} ({len(members)} seeds)"
+        label = f"{name} ({_seeds(len(members))})"
         ax.plot(steps, mean, marker="o", ls=ls, ms=3, color=colour, label=label)
         band = np.where(np.isfinite(se), se, 0.0)
         ax.fill_between(steps, mean - band, mean + band, color=colour, alpha=0.2, lw=0)
@@ -358,12 +359,18 @@ def plot_learning_curves(report: Report, env_id: str, path: Path) -> Path | None
     ax.set_ylabel(metric_label(report.metric, _episode_length(runs)))
     _floor(ax, report.metric)
     ax.grid(True, lw=0.3, alpha=0.6)
+    counts = {len(members) for members in settings.values()}
+    what = "one seed each" if counts == {1} else "mean ± 1 s.e. over seeds"
     ax.set_title(
-        f"{env_id}: learning curves, mean ± 1 s.e. over seeds (deterministic-policy evaluations)",
-        fontsize=10,
+        f"{env_id}: learning curves, {what} (deterministic-policy evaluations)", fontsize=10
     )
     _legend_below(ax)
     return _save(fig, path)
+
+
+def _seeds(n: int) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n} seed{'' if n == 1 else 's'}"
 
 
 def _num(value: Any) -> Any:

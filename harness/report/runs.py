@@ -4,9 +4,11 @@ Input: run folders ``<results>/<spec>/<run_id>/`` (``shared/DESIGN.md``, "Result
 ``metrics.parquet`` (long format, :data:`harness.store.METRICS_SCHEMA`), ``run.json`` (status),
 ``config.json`` (resolved config) and, for completed runs, ``params/`` (final parameters).
 
-A run's final score is the mean of its last ``K`` evaluations of a metric (Wang et al. 2025,
-arXiv 2503.14858, Sec. 5: last 5 evaluations online; OGBench, Park et al. 2024, arXiv
-2410.20092: last 3 evaluations offline), :data:`LAST_K_BY_MODE`. A run's status comes from its
+A run's final score is the mean of its last ``K`` evaluations of a metric, K = its spec's
+``eval.last_k`` (as in ``harness run`` and ``harness status``; :func:`spec_last_k`) unless
+``harness report --last K`` overrides it; :data:`LAST_K_BY_MODE` only for a folder without
+``config.json`` (Wang et al. 2025, arXiv 2503.14858, Sec. 5: last 5 evaluations online;
+OGBench, Park et al. 2024, arXiv 2410.20092: last 3 evaluations offline). A run's status comes from its
 record and, for Slurm jobs, ``squeue`` (:func:`harness.status.effective_status`).
 """
 
@@ -25,8 +27,9 @@ from harness.store import STATUS_COMPLETED, BrokenFile, load_json, read_json, re
 
 #: Default metric of the report: steps within the success radius (Wang et al. 2025, Sec. 5).
 DEFAULT_METRIC = "eval/time_at_goal"
-#: Evaluations averaged into a final score per data mode: online, last 5 (Wang et al. 2025,
-#: Sec. 5); offline, last 3 (OGBench, Park et al. 2024: 800k, 900k and 1M gradient steps).
+#: Evaluations averaged into a final score per data mode when a run's config does not give
+#: ``eval.last_k``: online, last 5 (Wang et al. 2025, Sec. 5); offline, last 3 (OGBench, Park
+#: et al. 2024: 800k, 900k and 1M gradient steps).
 LAST_K_BY_MODE = {"online": 5, "offline": 3}
 #: Parquet grouping columns (:data:`harness.store.METRICS_SCHEMA`) -> the config path they copy.
 COLUMN_PATHS = {
@@ -115,6 +118,16 @@ def _config_value(config: dict[str, Any] | None, path: str) -> Any:
     return None
 
 
+def spec_last_k(config: dict[str, Any] | None, mode: str = "online") -> int:
+    """The K of a run's final score: its spec's ``eval.last_k`` (``config.json``), the same K
+    that ``harness run`` and ``harness status`` use; :data:`LAST_K_BY_MODE` of its data mode
+    when the config does not say (a folder without ``config.json``)."""
+    k = _config_value(config, "eval.last_k")
+    if isinstance(k, int) and k >= 1:
+        return k
+    return LAST_K_BY_MODE.get(mode, LAST_K_BY_MODE["online"])
+
+
 def is_run_dir(path: Path) -> bool:
     """A run folder holds ``run.json`` or ``config.json`` (``_slurm/`` and ``report/`` do not)."""
     return (path / "run.json").is_file() or (path / "config.json").is_file()
@@ -200,8 +213,8 @@ def read_run(
     Args:
         path: the run folder.
         metric: metric name in the Parquet (``eval/time_at_goal``).
-        last_k: evaluations averaged into the score; None = :data:`LAST_K_BY_MODE` of the
-            run's data mode.
+        last_k: evaluations averaged into the score (``--last``); None = the run's own
+            ``eval.last_k`` (:func:`spec_last_k`).
         fields: extra grouping fields: Parquet columns or dotted config paths.
         live: squeue states by Slurm job id (to tell ``lost`` runs), see
             :func:`harness.status.effective_status`.
@@ -249,7 +262,7 @@ def read_run(
         if name not in values:
             values[name] = _config_value(config, name)
     mode = str(values.get("data_mode") or "online")
-    k = last_k if last_k is not None else LAST_K_BY_MODE.get(mode, LAST_K_BY_MODE["online"])
+    k = last_k if last_k is not None else spec_last_k(config, mode)
     score = float(np.mean(vals[-k:])) if vals.size else None
     error = record.get("error")
     message = None

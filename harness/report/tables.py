@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.report.depth_jumps import depth_steps
 from harness.report.groups import PAPER_WIDTH, Comparison, Report, _text
-from harness.report.runs import LAST_K_BY_MODE, RunResult
+from harness.report.runs import LAST_K_BY_MODE, RunResult, spec_last_k
 from harness.report.stats import N_RESAMPLES
 from harness.store import STATUS_COMPLETED
 
@@ -47,20 +47,29 @@ def fmt_ci(low: float, high: float, decimals: int | None = None) -> str:
 
 
 def final_score_text(report: Report, runs: Sequence[RunResult] | None = None) -> str:
-    """How final scores were computed, in words: the K of the data modes among ``runs``
-    (default: all the report's runs)."""
-    chosen = report.runs if runs is None else runs
-    pairs = sorted(
-        {(str(r.fields.get("data_mode") or "online"), r.last_k) for r in chosen if r.last_k}
-    )
-    ks = sorted({k for _, k in pairs})
-    if len(ks) == 1:
-        return f"mean of the last {ks[0]} evaluations of {report.metric}"
-    if not pairs:
-        k = report.last_k or LAST_K_BY_MODE["online"]
-        return f"mean of the last {k} evaluations of {report.metric}"
-    parts = ", ".join(f"{k} ({mode})" for mode, k in pairs)
-    return f"mean of the last {parts} evaluations of {report.metric}"
+    """How final scores were computed, in words, e.g. ``mean of the last 3 evaluations of
+    eval/time_at_goal (the spec's eval.last_k)``, or with ``--last 5`` ``mean of the last 5
+    evaluations of eval/time_at_goal (--last 5; the runs' eval.last_k: 3)``.
+
+    Args:
+        runs: the runs to describe (default: all the report's runs).
+    """
+    chosen = [r for r in (report.runs if runs is None else runs) if r.status != "pending"]
+    if report.last_k is not None:
+        own = sorted({spec_last_k(r.config, str(r.fields.get("data_mode"))) for r in chosen})
+        spec_k = f"; the runs' eval.last_k: {', '.join(map(str, own))}" if own else ""
+        return (
+            f"mean of the last {report.last_k} evaluations of {report.metric} "
+            f"(--last {report.last_k}{spec_k})"
+        )
+    counts: dict[int, int] = {}
+    for r in chosen:
+        counts[r.last_k] = counts.get(r.last_k, 0) + 1
+    if len(counts) <= 1:
+        k = next(iter(counts), LAST_K_BY_MODE["online"])
+        return f"mean of the last {k} evaluations of {report.metric} (the spec's eval.last_k)"
+    parts = " or ".join(f"{k} ({n} run{'' if n == 1 else 's'})" for k, n in sorted(counts.items()))
+    return f"mean of the last {parts} evaluations of {report.metric} (each run's eval.last_k)"
 
 
 def table_rows(report: Report, env_id: str) -> tuple[list[str], list[list[str]]]:
@@ -167,11 +176,21 @@ def critical_depth_lines(report: Report) -> list[str]:
     if lines:
         return lines
     untestable = sum(not s.testable for s in steps)
+    if len(steps) == 1:
+        text = (
+            "No jump between consecutive depths: in the one pair compared the deeper depth's "
+            "IQM 95 % bootstrap CI does not lie wholly above the shallower one's"
+        )
+        if untestable:
+            text += " (a single seed on one side cannot show one)"
+        return [text + "."]
     text = (
         f"No jump between consecutive depths: in none of the {len(steps)} pairs compared does "
         f"the deeper depth's IQM 95 % bootstrap CI lie wholly above the shallower one's"
     )
-    if untestable:
+    if untestable == 1:
+        text += " (1 of them has a single seed on one side and cannot show one)"
+    elif untestable:
         text += f" ({untestable} of them have a single seed on one side and cannot show one)"
     return [text + "."]
 
