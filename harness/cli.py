@@ -101,11 +101,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.launch import run_local
     from harness.plan import check_datasets, check_memory, check_results
-    from harness.progress import ConsoleReporter, summary_table
+    from harness.progress import summary_table
     from harness.status import summarize
-    from harness.watchdog import reexec_skipping
 
     spec = _load(args.spec, args.set)
     check_datasets(spec, args.spec, Path(args.results))
@@ -115,9 +113,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if executor == "slurm":
         return _run_slurm(args, spec)
     results = Path(args.results)
-    outcomes = run_local(
-        spec, results, _provenance(args), ConsoleReporter(_err), on_stall=reexec_skipping
-    )
+    outcomes, stop = _run_local_stoppable(args, spec, results)
+    if stop.is_set():  # one line; no table: the process was asked to end
+        _err.print(_stopped_line(args, stop, outcomes), markup=False)
+        return stop.exit_code
     _out.print(
         summary_table(summarize(spec, results), title=f"{spec.name} ({results / spec.name})")
     )
@@ -125,6 +124,61 @@ def cmd_run(args: argparse.Namespace) -> int:
     for outcome in failed:
         _err.print(f"failed: {outcome.run_id}: {outcome.error}", markup=False)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _run_local_stoppable(args: argparse.Namespace, spec: Spec, results: Path) -> tuple[Any, Any]:
+    """:func:`harness.launch.run_local` under :func:`harness.interrupt.run_stoppable`: a
+    signal stops the runs at their next step with a checkpoint; a second one, or no checkpoint
+    within ``hardware.stop_timeout_s``, records them and exits at once."""
+    from harness.interrupt import StopRequest, run_stoppable
+    from harness.launch import run_local
+    from harness.progress import ConsoleReporter
+    from harness.runner import abandon_runs
+    from harness.watchdog import reexec_skipping
+
+    def work(stop: StopRequest) -> Any:
+        reporter = ConsoleReporter(_err)
+        return run_local(
+            spec, results, _provenance(args), reporter, on_stall=reexec_skipping, stop=stop
+        )
+
+    def on_request(stop: StopRequest) -> None:
+        if _err.is_terminal:  # a person pressed Ctrl-C: say what happens (logs get one line)
+            _err.print(
+                f"harness run: {stop.name}: finishing the step and writing a checkpoint (at "
+                f"most {spec.hardware.stop_timeout_s:g} s); {stop.name} again exits at once",
+                markup=False,
+            )
+
+    def on_abandon(stop: StopRequest, reason: str) -> None:
+        runs = abandon_runs(results, spec.name, stop.name, reason)
+        what = ", ".join(runs) if runs else "no run in training"
+        _err.print(
+            f"harness run: stopped by {stop.name} without a new checkpoint ({reason}): "
+            f"{what}; `{_again(args)}` resumes from the last checkpoint",
+            markup=False,
+        )
+
+    return run_stoppable(work, spec.hardware.stop_timeout_s, on_abandon, on_request=on_request)
+
+
+def _again(args: argparse.Namespace) -> str:
+    """The ``harness run`` command line that resumes this one."""
+    return shlex.join(["harness", *args.argv])
+
+
+def _stopped_line(args: argparse.Namespace, stop: Any, outcomes: list[Any]) -> str:
+    """The line ``harness run`` prints when a signal stopped it with checkpoints."""
+    stopped = [o for o in outcomes if o.status == "interrupted"]
+    failed = [o for o in outcomes if o.status == "failed"]
+    if stopped:
+        where = "; ".join(f"{o.run_id} {o.error}" for o in stopped)
+        what = f"{where}. `{_again(args)}` resumes"
+    else:
+        what = f"no run was in training. `{_again(args)}` goes on"
+    if failed:
+        what += f" ({len(failed)} failed before: see `harness status`)"
+    return f"harness run: stopped by {stop.name}: {what}"
 
 
 def _provenance(args: argparse.Namespace) -> dict[str, Any]:
@@ -490,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     try:
         code: Any = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C outside training (training handles its own)
+        _err.print(f"harness {args.command}: interrupted (SIGINT)", markup=False)
+        return 130
     except SpecError as exc:
         _print_problems(exc)
         return EXIT_BAD_INPUT

@@ -30,6 +30,7 @@ from harness.spec import Spec
 from harness.store import (
     STATUS_COMPLETED,
     STATUS_FAILED,
+    STATUS_INTERRUPTED,
     STATUS_PREEMPTED,
     STATUS_RUNNING,
     BrokenFile,
@@ -54,8 +55,10 @@ STATUS_SKIPPED = "skipped"
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What happened to one run: ``completed``, ``failed``, ``preempted`` or ``skipped``
-    (``error`` then says why, when another process owns the run)."""
+    """What happened to one run: ``completed``, ``failed``, ``preempted`` (a Slurm task
+    stopped, to be requeued), ``interrupted`` (a local run stopped by a signal, checkpointed;
+    ``error`` then says where) or ``skipped`` (``error`` then says why, when another process
+    owns the run)."""
 
     run_id: str
     status: str
@@ -182,10 +185,11 @@ def execute_group(
     a crash leaves the evaluations so far), and ``run.json`` last with the final status. A run
     with a checkpoint resumes from it: evaluation rows recorded after the checkpoint are
     dropped and made again, so the final Parquet has each evaluation exactly once. A seed that
-    diverges is recorded failed while the others go on. When ``stop`` is set (preemption), the
-    runs checkpoint, are recorded as ``preempted`` and return. ``trainers`` caches built
-    :class:`~harness.train.Trainer` objects across runs that differ only in their seed, so
-    their programs are traced and compiled once.
+    diverges is recorded failed while the others go on. When ``stop`` is set (a signal,
+    :mod:`harness.interrupt`; preemption), the runs finish their step, checkpoint, are recorded
+    as ``interrupted`` (``preempted`` in a Slurm task) with the signal, and return.
+    ``trainers`` caches built :class:`~harness.train.Trainer` objects across runs that differ
+    only in their seed, so their programs are traced and compiled once.
 
     With ``on_stall`` and ``hardware.stall_timeout_min`` > 0 a :class:`harness.watchdog.Watchdog`
     watches the group: when it enters no new phase for that long, its runs are recorded as
@@ -199,7 +203,7 @@ def execute_group(
         provenance: the spec file, overrides and command line, stored in ``config.json``.
 
     Raises:
-        KeyboardInterrupt: after recording the runs as failed (interrupted).
+        KeyboardInterrupt: after recording the runs as interrupted (no checkpoint).
     """
     reporter = reporter or NullReporter()
     outcomes: dict[str, RunOutcome] = {}
@@ -339,6 +343,9 @@ class _Recorder:
             self.reporter.progress(run.run_id, info)
             record["last_env_steps"] = info["env_steps"]
 
+        def on_checkpoint(info: dict[str, Any]) -> None:
+            record["checkpoint"] = {**info, "at": now()}  # written with the run's end
+
         def on_resume(info: dict[str, Any]) -> None:
             kept = []
             if rundir.metrics.exists():
@@ -353,11 +360,16 @@ class _Recorder:
             self.reporter.run_resumed(run.run_id, info["env_steps"])
 
         return Callbacks(
-            on_eval=on_eval, on_progress=on_progress, on_resume=on_resume, on_phase=beat
+            on_eval=on_eval,
+            on_progress=on_progress,
+            on_resume=on_resume,
+            on_checkpoint=on_checkpoint,
+            on_phase=beat,
         )
 
     def completed(self, final: dict[str, float]) -> RunOutcome:
         """Record the run as completed; drop its training checkpoint (params/ stays)."""
+        self.record.pop("checkpoint", None)  # removed below
         self.record.update(
             status=STATUS_COMPLETED,
             finished_at=now(),
@@ -380,30 +392,49 @@ class _Recorder:
         self.reporter.run_finished(self.run.run_id, STATUS_COMPLETED, detail)
         return RunOutcome(self.run.run_id, STATUS_COMPLETED)
 
-    def preempted(self, exc: Exception) -> RunOutcome:
-        """Record the run as preempted (or cancelled, when `harness cancel` said so first)."""
+    def preempted(self, exc: Exception, stop: threading.Event | None) -> RunOutcome:
+        """Record the run as stopped with a checkpoint: ``interrupted`` for a local run,
+        ``preempted`` for a Slurm task (Slurm or submitit requeues it), ``cancelled`` when
+        `harness cancel` said so first; with the signal that asked (``signal``) and the
+        checkpoint the next attempt resumes from (``checkpoint``)."""
         on_disk = self.rundir.read_record() or {}
+        signame = getattr(stop, "name", None)
+        status = STATUS_PREEMPTED if _slurm_job_id() else STATUS_INTERRUPTED
+        if on_disk.get("status") == "cancelled":
+            status = "cancelled"
+        checkpoint = self.record.get("checkpoint")
+        where = str(exc)
+        if checkpoint:
+            where = (
+                f"checkpointed at env step {checkpoint['env_steps']:,} "
+                f"(iteration {checkpoint['iteration']})"
+            )
+        note = (f"stopped by {signame}; " if signame else "") + where
         self.record.update(
-            status="cancelled" if on_disk.get("status") == "cancelled" else STATUS_PREEMPTED,
+            status=status,
+            signal=signame,
             finished_at=now(),
             wall_s=time.time() - self.started,
             error=None,
-            note=str(exc),
+            note=note,
         )
         write_json(self.rundir.record, self.record)
-        self.reporter.run_finished(self.run.run_id, STATUS_PREEMPTED, str(exc))
-        return RunOutcome(self.run.run_id, STATUS_PREEMPTED)
+        if status != STATUS_INTERRUPTED:  # the command says it once for all its runs
+            self.reporter.run_finished(self.run.run_id, status, note)
+        return RunOutcome(self.run.run_id, status, where)
 
     def interrupted(self) -> None:
-        """Record the run as failed by the user's interrupt (Ctrl-C)."""
+        """Record the run as interrupted by a KeyboardInterrupt (Ctrl-C with Python's default
+        handler: no checkpoint was written for it)."""
         self.record.update(
-            status=STATUS_FAILED,
-            error={"type": "KeyboardInterrupt", "message": "interrupted by the user"},
+            status=STATUS_INTERRUPTED,
+            signal="SIGINT",
+            error=None,
+            note="KeyboardInterrupt: stopped without a checkpoint",
             finished_at=now(),
             wall_s=time.time() - self.started,
         )
         write_json(self.rundir.record, self.record)
-        self.reporter.run_finished(self.run.run_id, STATUS_FAILED, "interrupted")
 
     def failed(self, exc: BaseException) -> RunOutcome:
         """Record the run as failed with ``exc``, after removing what its interrupted writes
@@ -427,6 +458,34 @@ class _Recorder:
             message += f" (and run.json could not record it: {failed.cause})"
         self.reporter.run_finished(self.run.run_id, STATUS_FAILED, message)
         return RunOutcome(self.run.run_id, STATUS_FAILED, message)
+
+
+def abandon_runs(results: Path, spec_name: str, signame: str | None, reason: str) -> list[str]:
+    """Record the runs this process is training as ``interrupted`` without a new checkpoint,
+    just before it leaves without waiting for them (:func:`harness.interrupt.run_stoppable`:
+    a second Ctrl-C, or no checkpoint within ``hardware.stop_timeout_s``). The next ``harness
+    run`` resumes them from the last checkpoint they wrote, or from the start.
+
+    Returns:
+        The run ids recorded.
+    """
+    folder = Path(results) / spec_name
+    pid, done = os.getpid(), []
+    for path in sorted(folder.glob("*/run.json")) if folder.is_dir() else []:
+        record = RunDir(results, spec_name, path.parent.name).read_record() or {}
+        if record.get("status") != STATUS_RUNNING or record.get("pid") != pid:
+            continue
+        record.update(
+            status=STATUS_INTERRUPTED,
+            signal=signame,
+            finished_at=now(),
+            error=None,
+            note=f"stopped by {signame or 'request'} without a new checkpoint ({reason})",
+        )
+        with contextlib.suppress(WriteError):
+            write_json(path, record)
+        done.append(path.parent.name)
+    return done
 
 
 def _execute_owned(
@@ -496,7 +555,7 @@ def _execute_owned(
                     diagnostics=diagnostics,
                 )
     except Preempted as exc:
-        return outcomes + [r.preempted(exc) for r in recorders]
+        return outcomes + [r.preempted(exc, stop) for r in recorders]
     except KeyboardInterrupt:
         for recorder in recorders:
             recorder.interrupted()

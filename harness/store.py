@@ -55,6 +55,9 @@ STATUS_COMPLETED = "completed"
 STATUS_FAILED = "failed"
 STATUS_RUNNING = "running"
 STATUS_PREEMPTED = "preempted"
+#: A local run stopped by a signal (SIGTERM, Ctrl-C, SIGUSR1/2): ``run.json`` names the signal
+#: and the checkpoint written (:mod:`harness.interrupt`); the next ``harness run`` resumes it.
+STATUS_INTERRUPTED = "interrupted"
 
 
 class WriteError(OSError):

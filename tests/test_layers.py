@@ -41,6 +41,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "harness.progress",
         "harness.data",
         "harness.watchdog",
+        "harness.interrupt",
     ),
 )
 #: Most lines a file of harness/ may hold.
