@@ -461,10 +461,11 @@ class _Recorder:
 
 
 def abandon_runs(results: Path, spec_name: str, signame: str | None, reason: str) -> list[str]:
-    """Record the runs this process is training as ``interrupted`` without a new checkpoint,
-    just before it leaves without waiting for them (:func:`harness.interrupt.run_stoppable`:
-    a second Ctrl-C, or no checkpoint within ``hardware.stop_timeout_s``). The next ``harness
-    run`` resumes them from the last checkpoint they wrote, or from the start.
+    """Record the runs this process is training as ``interrupted`` (``preempted`` in a Slurm
+    task) without a new checkpoint, just before it leaves without waiting for them
+    (:func:`harness.interrupt.run_stoppable`: a second Ctrl-C, or no checkpoint within
+    ``hardware.stop_timeout_s``). The next ``harness run`` resumes them from the last
+    checkpoint they wrote, or from the start.
 
     Returns:
         The run ids recorded.
@@ -476,7 +477,7 @@ def abandon_runs(results: Path, spec_name: str, signame: str | None, reason: str
         if record.get("status") != STATUS_RUNNING or record.get("pid") != pid:
             continue
         record.update(
-            status=STATUS_INTERRUPTED,
+            status=STATUS_PREEMPTED if _slurm_job_id() else STATUS_INTERRUPTED,
             signal=signame,
             finished_at=now(),
             error=None,

@@ -8,8 +8,9 @@ submission, so the job trains exactly what was planned even if the spec file cha
 Preemption and time limits: Slurm sends SIGUSR2 ``signal_delay_s`` before the time limit, and
 submitit calls :meth:`RunJob.checkpoint`, which asks training to stop at the next iteration
 boundary, waits for the checkpoint to be written, and hands submitit a fresh job to requeue.
-SIGTERM (``scontrol requeue``, preemption, ``scancel``) does the same without submitit's
-requeue (Slurm requeues or ends the job itself). Training runs in a worker thread so that the
+SIGTERM (``scontrol requeue``, preemption, ``scancel``), SIGINT and SIGUSR1 do the same without
+submitit's requeue (Slurm requeues or ends the job itself). The runs are recorded
+``preempted`` with the signal; the wait is bounded by ``hardware.stop_timeout_s``. Training runs in a worker thread so that the
 signal handlers, which Python runs on the main thread, can wait for it.
 
 Each task trains its runs with :func:`harness.runner.execute_group`, as the local executor does.
@@ -21,6 +22,7 @@ the rest (:mod:`harness.status`).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -32,8 +34,9 @@ from typing import Any
 
 import submitit
 
+from harness.interrupt import StopRequest, signal_name
 from harness.plan import PlannedRun, expand, seed_groups
-from harness.runner import execute_group, write_run_config
+from harness.runner import abandon_runs, execute_group, write_run_config
 from harness.spec import RunConfig, Spec
 from harness.status import (
     ALIVE_STATES,
@@ -65,8 +68,9 @@ class RunJob:
         self.spec_name = spec_name
         self.run_ids = [run_id] if isinstance(run_id, str) else list(run_id)
         self.run_id = ",".join(self.run_ids)  # for messages
-        self._stop: threading.Event | None = None
+        self._stop: StopRequest | None = None
         self._worker: threading.Thread | None = None
+        self._timeout_s = 120.0  # hardware.stop_timeout_s, read with the spec
 
     def _load(self) -> tuple[Spec, list[PlannedRun], dict[str, Any]]:
         runs: list[PlannedRun] = []
@@ -89,7 +93,8 @@ class RunJob:
 
         enable_compilation_cache()
         spec, runs, provenance = self._load()
-        self._stop = threading.Event()
+        self._stop = StopRequest()
+        self._timeout_s = spec.hardware.stop_timeout_s
         outcomes: list[Any] = []
 
         def work() -> None:
@@ -105,15 +110,9 @@ class RunJob:
                 )
             )
 
-        def on_term(signum: int, frame: Any) -> None:
-            print(
-                f"harness: caught signal {signum}: checkpointing {self.run_id}",
-                file=sys.stderr,
-                flush=True,
-            )
-            self._wait_for_checkpoint()
-
-        signal.signal(signal.SIGTERM, on_term)
+        # SIGUSR2 (the time limit's signal) stays submitit's: it calls checkpoint() and requeues.
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            signal.signal(signum, self._on_signal)
         # A daemon: a stalled run's thread cannot be joined (the watchdog exits the process).
         self._worker = threading.Thread(target=work, name=f"train-{self.run_id}", daemon=True)
         self._worker.start()
@@ -127,15 +126,45 @@ class RunJob:
             raise RuntimeError(f"{len(failed)} of {len(outcomes)} runs failed: {errors}")
         return ",".join(str(o.status) for o in outcomes)
 
-    def _wait_for_checkpoint(self) -> None:
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """SIGTERM (``scontrol requeue``, preemption, ``scancel``), SIGINT, SIGUSR1: stop at
+        the next step with a checkpoint; leave at once on a second signal or when the
+        checkpoint takes longer than ``hardware.stop_timeout_s``. Slurm requeues or ends the
+        job itself."""
+        again = self._stop is not None and self._stop.is_set()
+        name = signal_name(signum)
+        print(f"harness: {name}: checkpointing {self.run_id}", file=sys.stderr, flush=True)
+        if again or not self._wait_for_checkpoint(signum):
+            self._abandon(signum, f"a second {name}" if again else None)
+            os._exit(128 + signum)
+
+    def _wait_for_checkpoint(self, signum: int | None) -> bool:
+        """Ask training to stop with a checkpoint and wait for it, at most
+        ``hardware.stop_timeout_s``; False when it did not end in time."""
         if self._stop is not None:
-            self._stop.set()
+            self._stop.request(signum)
         if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join()
+            self._worker.join(self._timeout_s)
+            return not self._worker.is_alive()
+        return True
+
+    def _abandon(self, signum: int, reason: str | None) -> None:
+        """Record the runs in training as stopped without a new checkpoint, in one line."""
+        reason = reason or f"no checkpoint within {self._timeout_s:g} s"
+        name = signal_name(signum)
+        abandon_runs(Path(self.results), self.spec_name, name, reason)
+        print(
+            f"harness: stopped by {name} without a new checkpoint ({reason}): {self.run_id}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def checkpoint(self) -> submitit.helpers.DelayedSubmission:
-        """Called by submitit on the time-limit / preemption signal: checkpoint, then requeue."""
-        self._wait_for_checkpoint()
+        """Called by submitit on the time-limit / preemption signal (SIGUSR2): checkpoint,
+        then requeue (without a new checkpoint when it takes over ``hardware.stop_timeout_s``:
+        the requeued job resumes from the one before)."""
+        if not self._wait_for_checkpoint(signal.SIGUSR2):
+            self._abandon(signal.SIGUSR2, None)
         return submitit.helpers.DelayedSubmission(
             RunJob(self.results, self.spec_name, self.run_ids)
         )
