@@ -101,7 +101,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.plan import check_datasets, check_memory, check_results
+    from harness.plan import check_datasets, check_memory, check_results, check_shared_name
     from harness.progress import summary_table
     from harness.status import summarize
 
@@ -109,6 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_datasets(spec, args.spec, Path(args.results))
     check_memory(spec, args.spec)  # exit 2 on a seed group that cannot fit the device
     check_results(spec, Path(args.results))  # exit 2 on a folder that cannot be written
+    if not args.allow_shared_name:  # exit 2 on a folder holding another spec's runs
+        check_shared_name(spec, args.spec, Path(args.results))
     executor = args.executor or spec.hardware.executor
     if executor == "slurm":
         return _run_slurm(args, spec)
@@ -435,6 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="slurm: follow the submitted jobs until they end"
     )
     p.add_argument("--poll-s", type=float, default=10.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--allow-shared-name",
+        action="store_true",
+        help="write into results/<name>/ even when it holds runs of another spec file with "
+        "the same name (refused otherwise: their reports would pool both)",
+    )
     add_set(p)
     add_results(p)
     p.set_defaults(func=cmd_run)

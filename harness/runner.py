@@ -37,6 +37,7 @@ from harness.store import (
     RunDir,
     WriteError,
     host_info,
+    load_json,
     now,
     read_metrics,
     remove_temporaries,
@@ -175,9 +176,11 @@ def execute_group(
     Only one process trains a run at a time: this one first takes each run folder's lock
     (:func:`harness.lock.acquire`), and skips a run (outcome ``skipped``, its files left
     alone) when another live process holds it or completed it meanwhile. Locks are released on
-    any exit (the kernel drops them if the process dies). A file of a run that cannot be read
-    (``run.json``, ``metrics.parquet``) is renamed to ``<name>.broken-<timestamp>`` and the run
-    is trained again (from scratch when its metrics were lost). The seeds left train as one
+    any exit (the kernel drops them if the process dies). An unreadable ``run.json`` of a run
+    whose other files show it finished is rebuilt (:func:`rebuild_record`; outcome
+    ``completed``). Otherwise a file of a run that cannot be read (``run.json``,
+    ``metrics.parquet``) is renamed to ``<name>.broken-<timestamp>`` and the run is trained
+    again (from scratch when its metrics were lost). The seeds left train as one
     group when their checkpoints are of one iteration (or none); seeds at different iterations
     (a kill between two seeds' saves) train as separate groups, and offline runs one by one.
 
@@ -222,6 +225,12 @@ def execute_group(
                 reporter.note(run.run_id, f"skipped {run.run_id}: completed by another process")
                 outcomes[run.run_id] = RunOutcome(run.run_id, STATUS_SKIPPED)
                 continue
+            rebuilt = rebuild_record(rundir, run)
+            if rebuilt is not None:  # finished: only its record was lost
+                lock.release()
+                reporter.note(run.run_id, rebuilt)
+                outcomes[run.run_id] = RunOutcome(run.run_id, STATUS_COMPLETED, rebuilt)
+                continue
             _set_aside_broken(rundir, reporter)
             owned.append((run, lock))
         for batch in _resume_groups([run for run, _ in owned], results, spec.name):
@@ -258,6 +267,63 @@ def _owner(rundir: RunDir) -> str:
         time.sleep(0.1)
         record = rundir.read_record() or {}
     return describe_owner(record)
+
+
+def rebuild_record(rundir: RunDir, run: PlannedRun) -> str | None:
+    """Rebuild an unreadable ``run.json`` of a run that finished: its ``config.json`` is
+    readable, its ``metrics.parquet`` has every evaluation the run's schedule makes
+    (:func:`harness.plan.eval_points`) and its ``params/`` (and ``replay.npz`` with
+    ``data.save_replay``) were written. The garbage is kept as ``run.json.broken-<time>``
+    and a record ``completed`` is written from the files, with a ``note``; the run is not
+    trained again. The caller holds the run's lock (or knows no process owns it).
+
+    Returns:
+        The note (naming the broken file), or None when there is nothing to rebuild (a
+        readable or missing ``run.json``, or a run that did not finish).
+    """
+    from harness.plan import eval_points
+
+    try:
+        load_json(rundir.record)
+        return None
+    except BrokenFile as exc:
+        broken = exc
+    try:
+        config = load_json(rundir.config) or {}
+        table = read_metrics(rundir.metrics)
+    except (BrokenFile, FileNotFoundError):
+        return None
+    cfg = run.config
+    params = rundir.params
+    wrote_params = params.is_dir() and any(params.iterdir())
+    wrote_replay = not cfg.data.save_replay or (rundir.path / "replay.npz").is_file()
+    if config.get("run_id") != run.run_id or not wrote_params or not wrote_replay:
+        return None
+    column, expected = eval_points(cfg)
+    rows = [r for r in table.to_pylist() if str(r["metric"]).startswith("eval/")]
+    if sorted({int(r[column]) for r in rows}) != expected:
+        return None
+    last = [r for r in table.to_pylist() if r[column] == expected[-1]]
+    kept = set_aside(rundir.record)
+    note = (
+        f"{broken}; kept as {kept.name}; rebuilt as completed from metrics.parquet and "
+        "params/ (not trained again)"
+    )
+    write_record(
+        rundir.record,
+        {
+            "run_id": run.run_id,
+            "spec": config.get("spec"),
+            "status": STATUS_COMPLETED,
+            "final": {str(r["metric"]): float(r["value"]) for r in last},
+            "wall_s": max(float(r["wall_s"]) for r in last),
+            "finished_at": now(),
+            "error": None,
+            "note": note,
+        },
+    )
+    shutil.rmtree(rundir.checkpoint, ignore_errors=True)  # as a completed run's
+    return note
 
 
 def _set_aside_broken(rundir: RunDir, reporter: Reporter) -> None:

@@ -36,7 +36,7 @@ import submitit
 
 from harness.interrupt import StopRequest, signal_name
 from harness.plan import PlannedRun, expand, seed_groups
-from harness.runner import abandon_runs, execute_group, write_run_config
+from harness.runner import abandon_runs, execute_group, rebuild_record, write_run_config
 from harness.spec import RunConfig, Spec
 from harness.status import (
     ALIVE_STATES,
@@ -193,7 +193,10 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
         if state["live"] in ALIVE_STATES and status not in ("failed", "cancelled"):
             continue
         if state["broken"]:  # an unreadable run.json is kept, renamed, before it is replaced
-            set_aside(RunDir(results, spec.name, run.run_id).record)
+            rundir = RunDir(results, spec.name, run.run_id)
+            if rebuild_record(rundir, run) is not None:  # it had finished: nothing to submit
+                continue
+            set_aside(rundir.record)
         pending.append(run)
     if not pending:
         return []

@@ -187,6 +187,13 @@ def _report(args: argparse.Namespace) -> int:
     runs = rp.load_runs(folder, args.metric, args.last, extra)
     plan_notes = []
     if spec is not None:
+        mine = str(Path(args.target).resolve())
+        others = sorted({str((r.config or {}).get("spec_file")) for r in runs} - {mine, "None"})
+        if others:
+            plan_notes.append(
+                f"{folder} also holds runs of another spec file with the name {spec.name!r} "
+                f"({', '.join(others)}): they are pooled in this report"
+            )
         pending = rp.pending_runs(spec, Path(args.results), runs)
         off_plan = len(runs) - (len(rp.planned_ids(spec)) - len(pending))
         runs += pending
