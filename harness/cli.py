@@ -50,9 +50,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _print_problems(exc)
             status = EXIT_BAD_INPUT
             continue
+        if args.executor == "slurm":
+            try:
+                _check_slurm(spec, path)
+            except SpecError as exc:
+                _print_problems(exc)
+                status = EXIT_BAD_INPUT
+                continue
         count = len(expand(spec))
         _out.print(f"{path}: ok ({count} run{'' if count == 1 else 's'})", markup=False)
     return status
+
+
+def _check_slurm(spec: Spec, source: str) -> None:
+    """``--executor slurm`` of plan and validate: the spec's per-job request against the
+    partition in ``sinfo`` (:func:`harness.slurm.check_resources`), when Slurm answers.
+
+    Raises:
+        SpecError: what the partition cannot give, one line per field.
+    """
+    from harness.slurm import check_resources
+
+    if not check_resources(spec, source):
+        _err.print(
+            f"{source}: no Slurm answers (sinfo): partition limits not checked", markup=False
+        )
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -65,6 +87,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from harness.progress import print_table
 
     spec = _load(args.spec, args.set)
+    if args.executor == "slurm":
+        _check_slurm(spec, args.spec)
     rows = describe(spec, Path(args.results))
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -192,11 +216,15 @@ def _provenance(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_slurm(args: argparse.Namespace, spec: Spec) -> int:
-    from harness.slurm import SlurmUnavailable, submit
+    from harness.slurm import SlurmUnavailable, SubmitError, check_resources, submit
 
     results = Path(args.results)
     try:
+        check_resources(spec, args.spec)  # exit 2 on what the partition cannot give
         submitted = submit(spec, results, _provenance(args))
+    except SubmitError as exc:
+        _err.print(f"{args.spec}: {exc}; nothing was submitted", markup=False)
+        return EXIT_BAD_INPUT
     except SlurmUnavailable:
         _err.print(
             f"{args.spec}: hardware.executor: slurm was asked for but no Slurm is reachable "
@@ -413,8 +441,18 @@ def build_parser() -> argparse.ArgumentParser:
             "--results", default=str(DEFAULT_RESULTS), help="results folder (default: results)"
         )
 
+    def add_executor_check(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--executor",
+            choices=["local", "slurm"],
+            default=None,
+            help="slurm: also check each job's GPUs, CPUs, memory, time and constraint "
+            "against the partition's nodes (sinfo), when Slurm answers",
+        )
+
     p = sub.add_parser("validate", help="check spec files without running anything")
     p.add_argument("specs", nargs="+", metavar="SPEC")
+    add_executor_check(p)
     add_set(p)
     p.set_defaults(func=cmd_validate)
 
@@ -423,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="list the runs a spec expands into")
     p.add_argument("spec", metavar="SPEC")
+    add_executor_check(p)
     p.add_argument("--json", action="store_true")
     add_set(p)
     add_results(p)

@@ -21,8 +21,11 @@ the rest (:mod:`harness.status`).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +40,8 @@ import submitit
 from harness.interrupt import StopRequest, signal_name
 from harness.plan import PlannedRun, expand, seed_groups
 from harness.runner import abandon_runs, execute_group, rebuild_record, write_run_config
-from harness.spec import RunConfig, Spec
+from harness.slurm_limits import explain_sbatch_error
+from harness.spec import RunConfig, Spec, SpecError
 from harness.status import (
     ALIVE_STATES,
     STATUS_QUEUED,
@@ -52,6 +56,45 @@ from harness.watchdog import exit_stalled
 
 class SlurmUnavailable(RuntimeError):
     """No Slurm client (``sbatch``) on PATH."""
+
+
+class SubmitError(RuntimeError):
+    """``sbatch`` refused the jobs; nothing of the submission is left on disk.
+
+    Attributes:
+        field: the spec field to change (``hardware.gpus``; ``hardware`` when sbatch's words
+            name none, :func:`harness.slurm_limits.explain_sbatch_error`).
+        cause: sbatch's reason, one line.
+    """
+
+    def __init__(self, field: str, cause: str) -> None:
+        super().__init__(f"{field}: sbatch refused the jobs: {cause}")
+        self.field, self.cause = field, cause
+
+
+def check_resources(spec: Spec, source: str) -> bool:
+    """Compare what each job of ``spec`` asks (``hardware.gpus``, ``cpus``, ``mem_gb``,
+    ``time_min``, ``partition``, ``constraint``) with the partition's nodes in ``sinfo``.
+
+    Returns:
+        False when no Slurm answers (nothing checked), True when the request fits.
+
+    Raises:
+        SpecError: one ``SOURCE: hardware.FIELD: problem`` line per request the partition
+            cannot meet.
+    """
+    from harness.slurm_limits import check_request, read_nodes
+
+    nodes = read_nodes()
+    if nodes is None:
+        return False
+    hw = spec.hardware
+    problems = check_request(
+        nodes, hw.partition, hw.gpus, hw.cpus, hw.mem_gb, hw.time_min, hw.constraint
+    )
+    if problems:
+        raise SpecError([f"{source}: {field}: {problem}" for field, problem in problems])
+    return True
 
 
 class RunJob:
@@ -178,6 +221,7 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
 
     Raises:
         SlurmUnavailable: no ``sbatch`` on PATH.
+        SubmitError: ``sbatch`` refused the jobs; the files this submission wrote are gone.
     """
     if not slurm_available():
         raise SlurmUnavailable("no Slurm client (sbatch, squeue) on PATH")
@@ -222,14 +266,23 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
     if hw.sbatch_extra:
         params["additional_parameters"] = dict(hw.sbatch_extra)
     executor.update_parameters(**params)
+    undo = _Undo(results, spec.name, [run.run_id for run in pending])
     rundirs = [write_run_config(spec, run, results, provenance) for run in pending]
     # One array task per seed group (hardware.seed_group; groups of one by default).
     groups = seed_groups(pending, hw.seed_group)
-    with executor.batch():
-        tasks = [
-            executor.submit(RunJob(str(results), spec.name, [run.run_id for run in group]))
-            for group in groups
-        ]
+    try:  # submitit prints sbatch's refusal on stderr: it is said once, in SubmitError
+        with contextlib.redirect_stderr(io.StringIO()), executor.batch():
+            tasks = [
+                executor.submit(RunJob(str(results), spec.name, [run.run_id for run in group]))
+                for group in groups
+            ]
+    except (
+        submitit.core.utils.UncompletedJobError,
+        submitit.core.utils.FailedSubmissionError,
+        subprocess.SubprocessError,
+    ) as exc:
+        undo()  # nothing may look queued: config.json, run folders, _slurm/ files go
+        raise SubmitError(*explain_sbatch_error(str(exc))) from None
     jobs = [job for group, job in zip(groups, tasks, strict=True) for _ in group]
     pending = [run for group in groups for run in group]
     by_id = {rundir.run_id: rundir for rundir in rundirs}
@@ -250,6 +303,43 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
         )
         submitted.append((run.run_id, str(job.job_id)))
     return submitted
+
+
+class _Undo:
+    """What a submission writes (``config.json`` of each run, its folder, files under
+    ``_slurm/``), noted before, so a refused submission can take it back."""
+
+    def __init__(self, results: Path, spec_name: str, run_ids: list[str]) -> None:
+        self.root, self.folder = Path(results), Path(results) / spec_name
+        self.slurm = self.folder / "_slurm"
+        self.existed = {p for p in (self.root, self.folder, self.slurm) if p.exists()}
+        self.slurm_files = set(self.slurm.rglob("*")) if self.slurm.is_dir() else set()
+        self.rundirs = [RunDir(results, spec_name, rid) for rid in run_ids]
+        self.configs = {
+            r.run_id: r.config.read_bytes() if r.config.is_file() else None for r in self.rundirs
+        }
+        self.existed |= {r.path for r in self.rundirs if r.path.exists()}
+
+    def __call__(self) -> None:
+        for rundir in self.rundirs:
+            before = self.configs[rundir.run_id]
+            if before is None:
+                rundir.config.unlink(missing_ok=True)
+            else:
+                rundir.config.write_bytes(before)
+            if rundir.path not in self.existed:
+                shutil.rmtree(rundir.path, ignore_errors=True)
+        if self.slurm.is_dir():
+            made = set(self.slurm.rglob("*")) - self.slurm_files
+            for path in sorted(made, key=lambda p: -len(p.parts)):  # files, then their folders
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        for folder in (self.slurm, self.folder, self.root):
+            if folder not in self.existed and folder.is_dir():
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty
 
 
 def cancel(spec: Spec, results: Path) -> list[str]:

@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "harness.data",
         "harness.watchdog",
         "harness.interrupt",
+        "harness.slurm_limits",
     ),
 )
 #: Most lines a file of harness/ may hold.
