@@ -201,7 +201,7 @@ def _stopped_line(args: argparse.Namespace, stop: Any, outcomes: list[Any]) -> s
         where = "; ".join(f"{o.run_id} {o.error}" for o in stopped)
         what = f"{where}. `{_again(args)}` resumes"
     else:
-        what = f"no run was in training. `{_again(args)}` goes on"
+        what = f"no run was left mid-training. `{_again(args)}` goes on with the rest"
     if failed:
         what += f" ({len(failed)} failed before: see `harness status`)"
     return f"harness run: stopped by {stop.name}: {what}"

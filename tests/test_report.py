@@ -361,7 +361,6 @@ def test_a_read_only_results_folder_asks_for_out(tiny_results, tmp_path, capsys)
         assert f"wrote {out / 'report.md'}" in capsys.readouterr().out
         assert (out / "report.md").is_file() and list(out.glob("*.png"))
         assert report(str(folder), "--no-plots") == 0  # the tables need no folder
-        assert not (folder / "report").exists()
 
 
 # --------------------------------------------------------------------------------------------
