@@ -15,6 +15,8 @@ import contextlib
 import dataclasses
 import logging
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,16 +76,20 @@ class Checkpointer:
         _mute_leftover_writes(failed=False)
         try:
             with _quiet_orbax():
-                mngr = self._mngr()
-                mngr.save(
-                    iteration,
-                    args=ocp.args.Composite(
-                        state=ocp.args.StandardSave(_storable(state)),
-                        record=ocp.args.JsonSave(record),
-                    ),
-                    force=True,
-                )
-                mngr.wait_until_finished()
+                try:
+                    mngr = self._mngr()
+                    mngr.save(
+                        iteration,
+                        args=ocp.args.Composite(
+                            state=ocp.args.StandardSave(_storable(state)),
+                            record=ocp.args.JsonSave(record),
+                        ),
+                        force=True,
+                    )
+                    mngr.wait_until_finished()
+                except Exception:
+                    _settle_orbax_threads()  # their last words are held back here too
+                    raise
         except Exception as exc:
             self._failed = True
             _mute_leftover_writes(failed=True)
@@ -147,8 +153,13 @@ def save_tree(directory: Path, tree: Any) -> None:
         shutil.rmtree(directory)
     _mute_leftover_writes(failed=False)
     try:
-        with _quiet_orbax(), ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save(directory, tree)
+        with _quiet_orbax():
+            try:
+                with ocp.StandardCheckpointer() as checkpointer:
+                    checkpointer.save(directory, tree)
+            except Exception:
+                _settle_orbax_threads()
+                raise
     except Exception as exc:
         _mute_leftover_writes(failed=True)
         for partial in directory.parent.glob(f"{directory.name}.orbax-checkpoint-tmp*"):
@@ -194,6 +205,32 @@ def _quiet_orbax() -> Iterator[None]:
         logging.getLogger(record.name).handle(record)
 
 
+def _settle_orbax_threads(timeout_s: float = 30.0) -> None:
+    """Wait (at most ``timeout_s`` in all) for orbax's background threads of a failed save:
+    each logs its own error (``_SignalingThread.run() raised an exception: RESOURCE_EXHAUSTED
+    ...`` with a traceback) when it ends, which under load can be after the save has raised;
+    waiting here keeps those records inside :func:`_quiet_orbax`, whatever the timing."""
+    deadline = time.monotonic() + timeout_s
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and "orbax" in type(thread).__module__:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class _DiskNoise(logging.Filter):
+    """Drops what orbax (and absl on its behalf) logs about a write that failed for want of
+    space or permission, at any time: the :class:`~harness.store.WriteError` says it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "orbax" not in record.pathname and "orbax" not in record.name:
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and write_cause(error) is not None:
+            return False
+        text = record.getMessage() if record.args else str(record.msg)
+        # tensorstore's status for a full disk: RESOURCE_EXHAUSTED: Error writing "zarr" ...
+        return "RESOURCE_EXHAUSTED" not in text and write_cause(RuntimeError(text)) is None
+
+
 _muted: set[str] = set()
 
 
@@ -204,7 +241,8 @@ def _mute_leftover_writes(failed: bool) -> None:
     so it is muted from the first save on); after a failed save, asyncio logs the futures whose
     disk error nobody read ("exception was never retrieved"), Python warns of coroutines
     that never ran, at garbage collection, and orbax's writer threads may log their disk error
-    after the save returned. Only those are dropped; each filter is installed once per
+    after the save returned (:class:`_DiskNoise`, on absl's and the root logger, their handlers
+    and ``logging.lastResort``). Only those are dropped; each filter is installed once per
     process."""
     if "loop" not in _muted:
         _muted.add("loop")
@@ -228,27 +266,14 @@ def _mute_leftover_writes(failed: bool) -> None:
                 return not (unread and error is not None and write_cause(error) is not None)
 
         logging.getLogger("asyncio").addFilter(_Unread())
+        noise = _DiskNoise()  # records made on absl's logger, and any reaching a handler
+        absl, root = logging.getLogger("absl"), logging.getLogger()
+        for filterer in (absl, root, *absl.handlers, *root.handlers, logging.lastResort):
+            if filterer is not None:
+                filterer.addFilter(noise)
         warnings.filterwarnings(
             "ignore", message="coroutine .* was never awaited", category=RuntimeWarning
         )
-
-        class _LateDiskError(logging.Filter):
-            """Orbax's writer threads can log their disk error (``_SignalingThread.run()
-            raised an exception: RESOURCE_EXHAUSTED ... No space left on device`` and a
-            traceback) after the failed save has returned: the WriteError said it already."""
-
-            def filter(self, record: logging.LogRecord) -> bool:
-                error = record.exc_info[1] if record.exc_info else None
-                if error is not None and write_cause(error) is not None:
-                    return False
-                return write_cause(Exception(record.getMessage())) is None
-
-        late = _LateDiskError()
-        loggers = [logging.getLogger(), logging.getLogger("absl")]
-        for filterer in [*loggers, *(h for lg in loggers for h in lg.handlers)]:
-            filterer.addFilter(late)
-        if logging.lastResort is not None:
-            logging.lastResort.addFilter(late)
 
 
 def _storable_abstract(abstract_state: Any) -> Any:

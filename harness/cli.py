@@ -49,9 +49,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _print_problems(exc)
             status = EXIT_BAD_INPUT
             continue
+        if args.executor == "slurm":
+            try:
+                _check_slurm(spec, path)
+            except SpecError as exc:
+                _print_problems(exc)
+                status = EXIT_BAD_INPUT
+                continue
         count = len(expand(spec))
         _out.print(f"{path}: ok ({count} run{'' if count == 1 else 's'})", markup=False)
     return status
+
+
+def _check_slurm(spec: Spec, source: str) -> None:
+    """``--executor slurm`` of plan and validate: the spec's per-job request against the
+    partition in ``sinfo`` (:func:`harness.slurm.check_resources`), when Slurm answers.
+
+    Raises:
+        SpecError: what the partition cannot give, one line per field.
+    """
+    from harness.slurm import check_resources
+
+    if not check_resources(spec, source):
+        _err.print(
+            f"{source}: no Slurm answers (sinfo): partition limits not checked", markup=False
+        )
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -64,6 +86,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from harness.progress import print_table
 
     spec = _load(args.spec, args.set)
+    if args.executor == "slurm":
+        _check_slurm(spec, args.spec)
     rows = describe(spec, Path(args.results))
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -101,11 +125,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.launch import run_local
-    from harness.plan import check_datasets, check_memory, check_results
-    from harness.progress import ConsoleReporter
+    from harness.plan import check_datasets, check_memory, check_results, check_shared_name
     from harness.status import summarize
-    from harness.watchdog import reexec_skipping
 
     spec = _load(args.spec, args.set)
     check_datasets(spec, args.spec, Path(args.results))
@@ -113,13 +134,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_results(spec, Path(args.results))  # exit 2 on a folder that cannot be written
     if not args.allow_version_change and _version_conflicts(spec, Path(args.results)):
         return EXIT_BAD_INPUT
+    if not args.allow_shared_name:  # exit 2 on a folder holding another spec's runs
+        check_shared_name(spec, args.spec, Path(args.results))
     executor = args.executor or spec.hardware.executor
     if executor == "slurm":
         return _run_slurm(args, spec)
     results = Path(args.results)
-    outcomes = run_local(
-        spec, results, _provenance(args), ConsoleReporter(_err), on_stall=reexec_skipping
-    )
+    outcomes, stop = _run_local_stoppable(args, spec, results)
+    if stop.is_set():  # one line; no table: the process was asked to end
+        _err.print(_stopped_line(args, stop, outcomes), markup=False)
+        return stop.exit_code
     _out.print(_summary(spec, summarize(spec, results), results))
     failed = [o for o in outcomes if o.status == "failed"]
     for outcome in failed:
@@ -154,6 +178,61 @@ def _version_conflicts(spec: Spec, results: Path) -> bool:
     return found
 
 
+def _run_local_stoppable(args: argparse.Namespace, spec: Spec, results: Path) -> tuple[Any, Any]:
+    """:func:`harness.launch.run_local` under :func:`harness.interrupt.run_stoppable`: a
+    signal stops the runs at their next step with a checkpoint; a second one, or no checkpoint
+    within ``hardware.stop_timeout_s``, records them and exits at once."""
+    from harness.interrupt import StopRequest, run_stoppable
+    from harness.launch import run_local
+    from harness.progress import ConsoleReporter
+    from harness.runner import abandon_runs
+    from harness.watchdog import reexec_skipping
+
+    def work(stop: StopRequest) -> Any:
+        reporter = ConsoleReporter(_err)
+        return run_local(
+            spec, results, _provenance(args), reporter, on_stall=reexec_skipping, stop=stop
+        )
+
+    def on_request(stop: StopRequest) -> None:
+        if _err.is_terminal:  # a person pressed Ctrl-C: say what happens (logs get one line)
+            _err.print(
+                f"harness run: {stop.name}: finishing the step and writing a checkpoint (at "
+                f"most {spec.hardware.stop_timeout_s:g} s); {stop.name} again exits at once",
+                markup=False,
+            )
+
+    def on_abandon(stop: StopRequest, reason: str) -> None:
+        runs = abandon_runs(results, spec.name, stop.name, reason)
+        what = ", ".join(runs) if runs else "no run in training"
+        _err.print(
+            f"harness run: stopped by {stop.name} without a new checkpoint ({reason}): "
+            f"{what}; `{_again(args)}` resumes from the last checkpoint",
+            markup=False,
+        )
+
+    return run_stoppable(work, spec.hardware.stop_timeout_s, on_abandon, on_request=on_request)
+
+
+def _again(args: argparse.Namespace) -> str:
+    """The ``harness run`` command line that resumes this one."""
+    return shlex.join(["harness", *args.argv])
+
+
+def _stopped_line(args: argparse.Namespace, stop: Any, outcomes: list[Any]) -> str:
+    """The line ``harness run`` prints when a signal stopped it with checkpoints."""
+    stopped = [o for o in outcomes if o.status == "interrupted"]
+    failed = [o for o in outcomes if o.status == "failed"]
+    if stopped:
+        where = "; ".join(f"{o.run_id} {o.error}" for o in stopped)
+        what = f"{where}. `{_again(args)}` resumes"
+    else:
+        what = f"no run was left mid-training. `{_again(args)}` goes on with the rest"
+    if failed:
+        what += f" ({len(failed)} failed before: see `harness status`)"
+    return f"harness run: stopped by {stop.name}: {what}"
+
+
 def _provenance(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "spec_file": str(Path(args.spec).resolve()),
@@ -166,11 +245,15 @@ def _provenance(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_slurm(args: argparse.Namespace, spec: Spec) -> int:
-    from harness.slurm import SlurmUnavailable, submit
+    from harness.slurm import SlurmUnavailable, SubmitError, check_resources, submit
 
     results = Path(args.results)
     try:
+        check_resources(spec, args.spec)  # exit 2 on what the partition cannot give
         submitted = submit(spec, results, _provenance(args))
+    except SubmitError as exc:
+        _err.print(f"{args.spec}: {exc}; nothing was submitted", markup=False)
+        return EXIT_BAD_INPUT
     except SlurmUnavailable:
         _err.print(
             f"{args.spec}: hardware.executor: slurm was asked for but no Slurm is reachable "
@@ -380,8 +463,18 @@ def build_parser() -> argparse.ArgumentParser:
             "--results", default=str(DEFAULT_RESULTS), help="results folder (default: results)"
         )
 
+    def add_executor_check(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--executor",
+            choices=["local", "slurm"],
+            default=None,
+            help="slurm: also check each job's GPUs, CPUs, memory, time and constraint "
+            "against the partition's nodes (sinfo), when Slurm answers",
+        )
+
     p = sub.add_parser("validate", help="check spec files without running anything")
     p.add_argument("specs", nargs="+", metavar="SPEC")
+    add_executor_check(p)
     add_set(p)
     p.set_defaults(func=cmd_validate)
 
@@ -390,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="list the runs a spec expands into")
     p.add_argument("spec", metavar="SPEC")
+    add_executor_check(p)
     p.add_argument("--json", action="store_true")
     add_set(p)
     add_results(p)
@@ -409,6 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="resume runs whose checkpoint was made with another jax, brax or mujoco version "
         "(refused by default: one curve would mix two physics); run.json records the change",
+    )
+    p.add_argument(
+        "--allow-shared-name",
+        action="store_true",
+        help="write into results/<name>/ even when it holds runs of another spec file with "
+        "the same name (refused otherwise: their reports would pool both)",
     )
     add_set(p)
     add_results(p)
@@ -523,6 +623,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     try:
         code: Any = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C outside training (training handles its own)
+        _err.print(f"harness {args.command}: interrupted (SIGINT)", markup=False)
+        return 130
     except SpecError as exc:
         _print_problems(exc)
         return EXIT_BAD_INPUT

@@ -9,6 +9,7 @@ failures, report them together at the end).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,13 @@ def run_local(
     provenance: dict[str, Any],
     reporter: Reporter | None = None,
     on_stall: Callable[[list[str]], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[RunOutcome]:
     """Run every pending run of ``spec`` in this process; skip completed ones.
+
+    When ``stop`` is set (a signal, :func:`harness.interrupt.run_stoppable`), the runs in
+    training finish their step, checkpoint and are recorded ``interrupted``, and no further run
+    starts; the outcomes returned are those of the runs that started.
 
     Pending runs that differ only in their seed train together in groups of up to
     ``hardware.seed_group`` (:func:`harness.plan.seed_groups`,
@@ -69,12 +75,14 @@ def run_local(
         else:
             pending.append(run)
     for group in seed_groups(pending, spec.hardware.seed_group):
+        if stop is not None and stop.is_set():
+            break
         for run in group:
             reporter.run_started(index_of[run.run_id], len(runs), run.run_id, label(run))
         if len(group) > 1:
             reporter.note(group[0].run_id, f"training seeds {_seeds(group)} together")
         for outcome in execute_group(
-            spec, group, results, provenance, reporter, trainers=trainers, on_stall=on_stall
+            spec, group, results, provenance, reporter, stop, trainers, on_stall
         ):
             outcomes[outcome.run_id] = outcome
     return [outcomes[run.run_id] for run in runs if run.run_id in outcomes]

@@ -27,7 +27,7 @@ from harness.agents import batch_kind
 from harness.lock import is_held
 from harness.networks import encoder_param_count
 from harness.spec import TD_ALGOS, RunConfig, Spec, SpecError, sweep_assign
-from harness.store import RunDir, WriteError, check_writable
+from harness.store import RunDir, WriteError, check_writable, read_json
 
 
 @dataclass(frozen=True)
@@ -324,3 +324,57 @@ def check_results(spec: Spec, results: Path) -> None:
         check_writable(Path(results) / spec.name)
     except WriteError as exc:
         raise SpecError([f"results: {exc}"]) from None
+
+
+def spec_files_in(folder: Path) -> dict[str, list[str]]:
+    """The spec files that made the run folders in ``folder`` (``<results>/<name>/``), from
+    each ``config.json``'s ``spec_file``: spec file -> run ids. Runs without one (written
+    before it was recorded, or unreadable) are left out."""
+    found: dict[str, list[str]] = {}
+    for config in sorted(Path(folder).glob("*/config.json")):
+        spec_file = (read_json(config) or {}).get("spec_file")
+        if isinstance(spec_file, str) and spec_file:
+            found.setdefault(spec_file, []).append(config.parent.name)
+    return found
+
+
+def check_shared_name(spec: Spec, source: str, results: Path) -> None:
+    """Refuse a spec whose results folder ``<results>/<name>/`` holds runs made by another
+    spec file under the same ``name:``: the two would share the folder without a word, and
+    ``harness report SPEC`` would pool them (``harness run --allow-shared-name`` allows it).
+
+    Args:
+        source: the spec file (compared by its resolved path with each run's ``spec_file``).
+
+    Raises:
+        SpecError: ``SOURCE: name: ...`` naming the other spec file(s) and the folder.
+    """
+    folder = Path(results) / spec.name
+    mine = str(Path(source).resolve())
+    others = {f: ids for f, ids in spec_files_in(folder).items() if f != mine}
+    if not others:
+        return
+    named = "; ".join(f"{len(ids)} from {f}" for f, ids in sorted(others.items()))
+    raise SpecError(
+        [
+            f"{source}: name: {spec.name!r} is also the name of another spec: {folder} holds "
+            f"runs of it ({named}); give this spec its own `name:`, or pass "
+            "--allow-shared-name to write into that folder (reports of either spec then "
+            "pool both)"
+        ]
+    )
+
+
+def eval_points(cfg: RunConfig) -> tuple[str, list[int]]:
+    """Where a complete run has evaluated: the Parquet step column (``env_steps`` online,
+    ``grad_steps`` offline) and its values at every evaluation, the one before training
+    included (:func:`harness.train.schedule`, :func:`harness.offline.offline_schedule`)."""
+    if cfg.data.mode == "offline":
+        from harness.offline import offline_schedule
+
+        return "grad_steps", [0, *offline_schedule(cfg).eval_steps]
+    from harness.train import schedule
+
+    sched = schedule(cfg)
+    iterations = (0, *sched.eval_iters)
+    return "env_steps", [(sched.prefill_iters + it) * sched.steps_per_iter for it in iterations]

@@ -32,6 +32,7 @@ from harness.store import (
     FINAL_PREFIX,
     STATUS_COMPLETED,
     STATUS_FAILED,
+    STATUS_INTERRUPTED,
     STATUS_PREEMPTED,
     STATUS_RUNNING,
     BrokenFile,
@@ -39,6 +40,7 @@ from harness.store import (
     WriteError,
     final_scores,
     host_info,
+    load_json,
     now,
     read_metrics,
     remove_temporaries,
@@ -57,8 +59,10 @@ STATUS_SKIPPED = "skipped"
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What happened to one run: ``completed``, ``failed``, ``preempted`` or ``skipped``
-    (``error`` then says why, when another process owns the run)."""
+    """What happened to one run: ``completed``, ``failed``, ``preempted`` (a Slurm task
+    stopped, to be requeued), ``interrupted`` (a local run stopped by a signal, checkpointed;
+    ``error`` then says where) or ``skipped`` (``error`` then says why, when another process
+    owns the run)."""
 
     run_id: str
     status: str
@@ -193,12 +197,14 @@ def execute_group(
     Only one process trains a run at a time: this one first takes each run folder's lock
     (:func:`harness.lock.acquire`), and skips a run (outcome ``skipped``, its files left
     alone) when another live process holds it or completed it meanwhile. Locks are released on
-    any exit (the kernel drops them if the process dies). A file of a run that cannot be read
-    (``run.json``, ``metrics.parquet``) is renamed to ``<name>.broken-<timestamp>`` and the run
-    is trained again (from scratch when its metrics were lost). A run whose checkpoint was
-    made with other versions of jax, brax or mujoco is not resumed (outcome ``failed``, its
-    files left alone; :func:`resume_conflict`) unless ``provenance["allow_version_change"]``
-    (``harness run --allow-version-change``). The seeds left train as one
+    any exit (the kernel drops them if the process dies). An unreadable ``run.json`` of a run
+    whose other files show it finished is rebuilt (:func:`rebuild_record`; outcome
+    ``completed``). Otherwise a file of a run that cannot be read (``run.json``,
+    ``metrics.parquet``) is renamed to ``<name>.broken-<timestamp>`` and the run is trained
+    again (from scratch when its metrics were lost). A run whose checkpoint was made with other
+    versions of jax, brax or mujoco is not resumed (outcome ``failed``, its files left alone;
+    :func:`resume_conflict`) unless ``provenance["allow_version_change"]`` (``harness run
+    --allow-version-change``). The seeds left train as one
     group when their checkpoints are of one iteration (or none); seeds at different iterations
     (a kill between two seeds' saves) train as separate groups, and offline runs one by one.
 
@@ -206,10 +212,11 @@ def execute_group(
     a crash leaves the evaluations so far), and ``run.json`` last with the final status. A run
     with a checkpoint resumes from it: evaluation rows recorded after the checkpoint are
     dropped and made again, so the final Parquet has each evaluation exactly once. A seed that
-    diverges is recorded failed while the others go on. When ``stop`` is set (preemption), the
-    runs checkpoint, are recorded as ``preempted`` and return. ``trainers`` caches built
-    :class:`~harness.train.Trainer` objects across runs that differ only in their seed, so
-    their programs are traced and compiled once.
+    diverges is recorded failed while the others go on. When ``stop`` is set (a signal,
+    :mod:`harness.interrupt`; preemption), the runs finish their step, checkpoint, are recorded
+    as ``interrupted`` (``preempted`` in a Slurm task) with the signal, and return.
+    ``trainers`` caches built :class:`~harness.train.Trainer` objects across runs that differ
+    only in their seed, so their programs are traced and compiled once.
 
     With ``on_stall`` and ``hardware.stall_timeout_min`` > 0 a :class:`harness.watchdog.Watchdog`
     watches the group: when it enters no new phase for that long, its runs are recorded as
@@ -223,7 +230,7 @@ def execute_group(
         provenance: the spec file, overrides and command line, stored in ``config.json``.
 
     Raises:
-        KeyboardInterrupt: after recording the runs as failed (interrupted).
+        KeyboardInterrupt: after recording the runs as interrupted (no checkpoint).
     """
     reporter = reporter or NullReporter()
     outcomes: dict[str, RunOutcome] = {}
@@ -241,6 +248,12 @@ def execute_group(
                 lock.release()
                 reporter.note(run.run_id, f"skipped {run.run_id}: completed by another process")
                 outcomes[run.run_id] = RunOutcome(run.run_id, STATUS_SKIPPED)
+                continue
+            rebuilt = rebuild_record(rundir, run)
+            if rebuilt is not None:  # finished: only its record was lost
+                lock.release()
+                reporter.note(run.run_id, rebuilt)
+                outcomes[run.run_id] = RunOutcome(run.run_id, STATUS_COMPLETED, rebuilt)
                 continue
             _set_aside_broken(rundir, reporter)
             conflict = resume_conflict(rundir)
@@ -314,6 +327,63 @@ def _owner(rundir: RunDir) -> str:
         time.sleep(0.1)
         record = rundir.read_record() or {}
     return describe_owner(record)
+
+
+def rebuild_record(rundir: RunDir, run: PlannedRun) -> str | None:
+    """Rebuild an unreadable ``run.json`` of a run that finished: its ``config.json`` is
+    readable, its ``metrics.parquet`` has every evaluation the run's schedule makes
+    (:func:`harness.plan.eval_points`) and its ``params/`` (and ``replay.npz`` with
+    ``data.save_replay``) were written. The garbage is kept as ``run.json.broken-<time>``
+    and a record ``completed`` is written from the files, with a ``note``; the run is not
+    trained again. The caller holds the run's lock (or knows no process owns it).
+
+    Returns:
+        The note (naming the broken file), or None when there is nothing to rebuild (a
+        readable or missing ``run.json``, or a run that did not finish).
+    """
+    from harness.plan import eval_points
+
+    try:
+        load_json(rundir.record)
+        return None
+    except BrokenFile as exc:
+        broken = exc
+    try:
+        config = load_json(rundir.config) or {}
+        table = read_metrics(rundir.metrics)
+    except (BrokenFile, FileNotFoundError):
+        return None
+    cfg = run.config
+    params = rundir.params
+    wrote_params = params.is_dir() and any(params.iterdir())
+    wrote_replay = not cfg.data.save_replay or (rundir.path / "replay.npz").is_file()
+    if config.get("run_id") != run.run_id or not wrote_params or not wrote_replay:
+        return None
+    column, expected = eval_points(cfg)
+    rows = [r for r in table.to_pylist() if str(r["metric"]).startswith("eval/")]
+    if sorted({int(r[column]) for r in rows}) != expected:
+        return None
+    last = [r for r in table.to_pylist() if r[column] == expected[-1]]
+    kept = set_aside(rundir.record)
+    note = (
+        f"{broken}; kept as {kept.name}; rebuilt as completed from metrics.parquet and "
+        "params/ (not trained again)"
+    )
+    write_record(
+        rundir.record,
+        {
+            "run_id": run.run_id,
+            "spec": config.get("spec"),
+            "status": STATUS_COMPLETED,
+            "final": {str(r["metric"]): float(r["value"]) for r in last},
+            "wall_s": max(float(r["wall_s"]) for r in last),
+            "finished_at": now(),
+            "error": None,
+            "note": note,
+        },
+    )
+    shutil.rmtree(rundir.checkpoint, ignore_errors=True)  # as a completed run's
+    return note
 
 
 def _set_aside_broken(rundir: RunDir, reporter: Reporter) -> None:
@@ -409,6 +479,9 @@ class _Recorder:
             self.reporter.progress(run.run_id, info)
             record["last_env_steps"] = info["env_steps"]
 
+        def on_checkpoint(info: dict[str, Any]) -> None:
+            record["checkpoint"] = {**info, "at": now()}  # written with the run's end
+
         def on_resume(info: dict[str, Any]) -> None:
             kept = []
             if rundir.metrics.exists():
@@ -428,7 +501,11 @@ class _Recorder:
                 reporter.phase(run.run_id, name)
 
         return Callbacks(
-            on_eval=on_eval, on_progress=on_progress, on_resume=on_resume, on_phase=on_phase
+            on_eval=on_eval,
+            on_progress=on_progress,
+            on_resume=on_resume,
+            on_checkpoint=on_checkpoint,
+            on_phase=on_phase,
         )
 
     def completed(self, final: dict[str, float]) -> RunOutcome:
@@ -437,6 +514,7 @@ class _Recorder:
         ``metrics.parquet``, in the trackers and in ``run.json`` (``final_score``; ``final``
         keeps the last evaluation's metrics); drop its training checkpoint (params/ stays).
         """
+        self.record.pop("checkpoint", None)  # removed below
         last_k = self.run.config.eval.last_k
         step = "grad_steps" if self.run.config.data.mode == "offline" else "env_steps"
         scores = final_scores(self.rows, last_k, step)
@@ -478,30 +556,49 @@ class _Recorder:
         if self.tracker is not None:
             self.tracker.log(last[step], named)
 
-    def preempted(self, exc: Exception) -> RunOutcome:
-        """Record the run as preempted (or cancelled, when `harness cancel` said so first)."""
+    def preempted(self, exc: Exception, stop: threading.Event | None) -> RunOutcome:
+        """Record the run as stopped with a checkpoint: ``interrupted`` for a local run,
+        ``preempted`` for a Slurm task (Slurm or submitit requeues it), ``cancelled`` when
+        `harness cancel` said so first; with the signal that asked (``signal``) and the
+        checkpoint the next attempt resumes from (``checkpoint``)."""
         on_disk = self.rundir.read_record() or {}
+        signame = getattr(stop, "name", None)
+        status = STATUS_PREEMPTED if _slurm_job_id() else STATUS_INTERRUPTED
+        if on_disk.get("status") == "cancelled":
+            status = "cancelled"
+        checkpoint = self.record.get("checkpoint")
+        where = str(exc)
+        if checkpoint:
+            where = (
+                f"checkpointed at env step {checkpoint['env_steps']:,} "
+                f"(iteration {checkpoint['iteration']})"
+            )
+        note = (f"stopped by {signame}; " if signame else "") + where
         self.record.update(
-            status="cancelled" if on_disk.get("status") == "cancelled" else STATUS_PREEMPTED,
+            status=status,
+            signal=signame,
             finished_at=now(),
             wall_s=time.time() - self.started,
             error=None,
-            note=str(exc),
+            note=note,
         )
         write_json(self.rundir.record, self.record)
-        self.reporter.run_finished(self.run.run_id, STATUS_PREEMPTED, str(exc))
-        return RunOutcome(self.run.run_id, STATUS_PREEMPTED)
+        if status != STATUS_INTERRUPTED:  # the command says it once for all its runs
+            self.reporter.run_finished(self.run.run_id, status, note)
+        return RunOutcome(self.run.run_id, status, where)
 
     def interrupted(self) -> None:
-        """Record the run as failed by the user's interrupt (Ctrl-C)."""
+        """Record the run as interrupted by a KeyboardInterrupt (Ctrl-C with Python's default
+        handler: no checkpoint was written for it)."""
         self.record.update(
-            status=STATUS_FAILED,
-            error={"type": "KeyboardInterrupt", "message": "interrupted by the user"},
+            status=STATUS_INTERRUPTED,
+            signal="SIGINT",
+            error=None,
+            note="KeyboardInterrupt: stopped without a checkpoint",
             finished_at=now(),
             wall_s=time.time() - self.started,
         )
         write_json(self.rundir.record, self.record)
-        self.reporter.run_finished(self.run.run_id, STATUS_FAILED, "interrupted")
 
     def failed(self, exc: BaseException) -> RunOutcome:
         """Record the run as failed with ``exc``, after removing what its interrupted writes
@@ -525,6 +622,35 @@ class _Recorder:
             message += f" (and run.json could not record it: {failed.cause})"
         self.reporter.run_finished(self.run.run_id, STATUS_FAILED, message)
         return RunOutcome(self.run.run_id, STATUS_FAILED, message)
+
+
+def abandon_runs(results: Path, spec_name: str, signame: str | None, reason: str) -> list[str]:
+    """Record the runs this process is training as ``interrupted`` (``preempted`` in a Slurm
+    task) without a new checkpoint, just before it leaves without waiting for them
+    (:func:`harness.interrupt.run_stoppable`: a second Ctrl-C, or no checkpoint within
+    ``hardware.stop_timeout_s``). The next ``harness run`` resumes them from the last
+    checkpoint they wrote, or from the start.
+
+    Returns:
+        The run ids recorded.
+    """
+    folder = Path(results) / spec_name
+    pid, done = os.getpid(), []
+    for path in sorted(folder.glob("*/run.json")) if folder.is_dir() else []:
+        record = RunDir(results, spec_name, path.parent.name).read_record() or {}
+        if record.get("status") != STATUS_RUNNING or record.get("pid") != pid:
+            continue
+        record.update(
+            status=STATUS_PREEMPTED if _slurm_job_id() else STATUS_INTERRUPTED,
+            signal=signame,
+            finished_at=now(),
+            error=None,
+            note=f"stopped by {signame or 'request'} without a new checkpoint ({reason})",
+        )
+        with contextlib.suppress(WriteError):
+            write_json(path, record)
+        done.append(path.parent.name)
+    return done
 
 
 def _execute_owned(
@@ -595,7 +721,7 @@ def _execute_owned(
                     diagnostics=diagnostics,
                 )
     except Preempted as exc:
-        return outcomes + [r.preempted(exc) for r in recorders]
+        return outcomes + [r.preempted(exc, stop) for r in recorders]
     except KeyboardInterrupt:
         for recorder in recorders:
             recorder.interrupted()

@@ -8,8 +8,9 @@ submission, so the job trains exactly what was planned even if the spec file cha
 Preemption and time limits: Slurm sends SIGUSR2 ``signal_delay_s`` before the time limit, and
 submitit calls :meth:`RunJob.checkpoint`, which asks training to stop at the next iteration
 boundary, waits for the checkpoint to be written, and hands submitit a fresh job to requeue.
-SIGTERM (``scontrol requeue``, preemption, ``scancel``) does the same without submitit's
-requeue (Slurm requeues or ends the job itself). Training runs in a worker thread so that the
+SIGTERM (``scontrol requeue``, preemption, ``scancel``), SIGINT and SIGUSR1 do the same without
+submitit's requeue (Slurm requeues or ends the job itself). The runs are recorded
+``preempted`` with the signal; the wait is bounded by ``hardware.stop_timeout_s``. Training runs in a worker thread so that the
 signal handlers, which Python runs on the main thread, can wait for it.
 
 Each task trains its runs with :func:`harness.runner.execute_group`, as the local executor does.
@@ -20,7 +21,11 @@ the rest (:mod:`harness.status`).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,9 +37,11 @@ from typing import Any
 
 import submitit
 
+from harness.interrupt import StopRequest, signal_name
 from harness.plan import PlannedRun, expand, seed_groups
-from harness.runner import execute_group, write_run_config
-from harness.spec import RunConfig, Spec
+from harness.runner import abandon_runs, execute_group, rebuild_record, write_run_config
+from harness.slurm_limits import explain_sbatch_error
+from harness.spec import RunConfig, Spec, SpecError
 from harness.status import (
     ALIVE_STATES,
     STATUS_QUEUED,
@@ -51,6 +58,45 @@ class SlurmUnavailable(RuntimeError):
     """No Slurm client (``sbatch``) on PATH."""
 
 
+class SubmitError(RuntimeError):
+    """``sbatch`` refused the jobs; nothing of the submission is left on disk.
+
+    Attributes:
+        field: the spec field to change (``hardware.gpus``; ``hardware`` when sbatch's words
+            name none, :func:`harness.slurm_limits.explain_sbatch_error`).
+        cause: sbatch's reason, one line.
+    """
+
+    def __init__(self, field: str, cause: str) -> None:
+        super().__init__(f"{field}: sbatch refused the jobs: {cause}")
+        self.field, self.cause = field, cause
+
+
+def check_resources(spec: Spec, source: str) -> bool:
+    """Compare what each job of ``spec`` asks (``hardware.gpus``, ``cpus``, ``mem_gb``,
+    ``time_min``, ``partition``, ``constraint``) with the partition's nodes in ``sinfo``.
+
+    Returns:
+        False when no Slurm answers (nothing checked), True when the request fits.
+
+    Raises:
+        SpecError: one ``SOURCE: hardware.FIELD: problem`` line per request the partition
+            cannot meet.
+    """
+    from harness.slurm_limits import check_request, read_nodes
+
+    nodes = read_nodes()
+    if nodes is None:
+        return False
+    hw = spec.hardware
+    problems = check_request(
+        nodes, hw.partition, hw.gpus, hw.cpus, hw.mem_gb, hw.time_min, hw.constraint
+    )
+    if problems:
+        raise SpecError([f"{source}: {field}: {problem}" for field, problem in problems])
+    return True
+
+
 class RunJob:
     """One Slurm array task: trains (or resumes) one run from its folder.
 
@@ -65,8 +111,9 @@ class RunJob:
         self.spec_name = spec_name
         self.run_ids = [run_id] if isinstance(run_id, str) else list(run_id)
         self.run_id = ",".join(self.run_ids)  # for messages
-        self._stop: threading.Event | None = None
+        self._stop: StopRequest | None = None
         self._worker: threading.Thread | None = None
+        self._timeout_s = 120.0  # hardware.stop_timeout_s, read with the spec
 
     def _load(self) -> tuple[Spec, list[PlannedRun], dict[str, Any]]:
         runs: list[PlannedRun] = []
@@ -89,7 +136,8 @@ class RunJob:
 
         enable_compilation_cache()
         spec, runs, provenance = self._load()
-        self._stop = threading.Event()
+        self._stop = StopRequest()
+        self._timeout_s = spec.hardware.stop_timeout_s
         outcomes: list[Any] = []
 
         def work() -> None:
@@ -105,15 +153,9 @@ class RunJob:
                 )
             )
 
-        def on_term(signum: int, frame: Any) -> None:
-            print(
-                f"harness: caught signal {signum}: checkpointing {self.run_id}",
-                file=sys.stderr,
-                flush=True,
-            )
-            self._wait_for_checkpoint()
-
-        signal.signal(signal.SIGTERM, on_term)
+        # SIGUSR2 (the time limit's signal) stays submitit's: it calls checkpoint() and requeues.
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            signal.signal(signum, self._on_signal)
         # A daemon: a stalled run's thread cannot be joined (the watchdog exits the process).
         self._worker = threading.Thread(target=work, name=f"train-{self.run_id}", daemon=True)
         self._worker.start()
@@ -127,15 +169,45 @@ class RunJob:
             raise RuntimeError(f"{len(failed)} of {len(outcomes)} runs failed: {errors}")
         return ",".join(str(o.status) for o in outcomes)
 
-    def _wait_for_checkpoint(self) -> None:
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """SIGTERM (``scontrol requeue``, preemption, ``scancel``), SIGINT, SIGUSR1: stop at
+        the next step with a checkpoint; leave at once on a second signal or when the
+        checkpoint takes longer than ``hardware.stop_timeout_s``. Slurm requeues or ends the
+        job itself."""
+        again = self._stop is not None and self._stop.is_set()
+        name = signal_name(signum)
+        print(f"harness: {name}: checkpointing {self.run_id}", file=sys.stderr, flush=True)
+        if again or not self._wait_for_checkpoint(signum):
+            self._abandon(signum, f"a second {name}" if again else None)
+            os._exit(128 + signum)
+
+    def _wait_for_checkpoint(self, signum: int | None) -> bool:
+        """Ask training to stop with a checkpoint and wait for it, at most
+        ``hardware.stop_timeout_s``; False when it did not end in time."""
         if self._stop is not None:
-            self._stop.set()
+            self._stop.request(signum)
         if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join()
+            self._worker.join(self._timeout_s)
+            return not self._worker.is_alive()
+        return True
+
+    def _abandon(self, signum: int, reason: str | None) -> None:
+        """Record the runs in training as stopped without a new checkpoint, in one line."""
+        reason = reason or f"no checkpoint within {self._timeout_s:g} s"
+        name = signal_name(signum)
+        abandon_runs(Path(self.results), self.spec_name, name, reason)
+        print(
+            f"harness: stopped by {name} without a new checkpoint ({reason}): {self.run_id}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def checkpoint(self) -> submitit.helpers.DelayedSubmission:
-        """Called by submitit on the time-limit / preemption signal: checkpoint, then requeue."""
-        self._wait_for_checkpoint()
+        """Called by submitit on the time-limit / preemption signal (SIGUSR2): checkpoint,
+        then requeue (without a new checkpoint when it takes over ``hardware.stop_timeout_s``:
+        the requeued job resumes from the one before)."""
+        if not self._wait_for_checkpoint(signal.SIGUSR2):
+            self._abandon(signal.SIGUSR2, None)
         return submitit.helpers.DelayedSubmission(
             RunJob(self.results, self.spec_name, self.run_ids)
         )
@@ -149,6 +221,7 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
 
     Raises:
         SlurmUnavailable: no ``sbatch`` on PATH.
+        SubmitError: ``sbatch`` refused the jobs; the files this submission wrote are gone.
     """
     if not slurm_available():
         raise SlurmUnavailable("no Slurm client (sbatch, squeue) on PATH")
@@ -164,7 +237,10 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
         if state["live"] in ALIVE_STATES and status not in ("failed", "cancelled"):
             continue
         if state["broken"]:  # an unreadable run.json is kept, renamed, before it is replaced
-            set_aside(RunDir(results, spec.name, run.run_id).record)
+            rundir = RunDir(results, spec.name, run.run_id)
+            if rebuild_record(rundir, run) is not None:  # it had finished: nothing to submit
+                continue
+            set_aside(rundir.record)
         pending.append(run)
     if not pending:
         return []
@@ -190,14 +266,23 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
     if hw.sbatch_extra:
         params["additional_parameters"] = dict(hw.sbatch_extra)
     executor.update_parameters(**params)
+    undo = _Undo(results, spec.name, [run.run_id for run in pending])
     rundirs = [write_run_config(spec, run, results, provenance) for run in pending]
     # One array task per seed group (hardware.seed_group; groups of one by default).
     groups = seed_groups(pending, hw.seed_group)
-    with executor.batch():
-        tasks = [
-            executor.submit(RunJob(str(results), spec.name, [run.run_id for run in group]))
-            for group in groups
-        ]
+    try:  # submitit prints sbatch's refusal on stderr: it is said once, in SubmitError
+        with contextlib.redirect_stderr(io.StringIO()), executor.batch():
+            tasks = [
+                executor.submit(RunJob(str(results), spec.name, [run.run_id for run in group]))
+                for group in groups
+            ]
+    except (
+        submitit.core.utils.UncompletedJobError,
+        submitit.core.utils.FailedSubmissionError,
+        subprocess.SubprocessError,
+    ) as exc:
+        undo()  # nothing may look queued: config.json, run folders, _slurm/ files go
+        raise SubmitError(*explain_sbatch_error(str(exc))) from None
     jobs = [job for group, job in zip(groups, tasks, strict=True) for _ in group]
     pending = [run for group in groups for run in group]
     by_id = {rundir.run_id: rundir for rundir in rundirs}
@@ -218,6 +303,43 @@ def submit(spec: Spec, results: Path, provenance: dict[str, Any]) -> list[tuple[
         )
         submitted.append((run.run_id, str(job.job_id)))
     return submitted
+
+
+class _Undo:
+    """What a submission writes (``config.json`` of each run, its folder, files under
+    ``_slurm/``), noted before, so a refused submission can take it back."""
+
+    def __init__(self, results: Path, spec_name: str, run_ids: list[str]) -> None:
+        self.root, self.folder = Path(results), Path(results) / spec_name
+        self.slurm = self.folder / "_slurm"
+        self.existed = {p for p in (self.root, self.folder, self.slurm) if p.exists()}
+        self.slurm_files = set(self.slurm.rglob("*")) if self.slurm.is_dir() else set()
+        self.rundirs = [RunDir(results, spec_name, rid) for rid in run_ids]
+        self.configs = {
+            r.run_id: r.config.read_bytes() if r.config.is_file() else None for r in self.rundirs
+        }
+        self.existed |= {r.path for r in self.rundirs if r.path.exists()}
+
+    def __call__(self) -> None:
+        for rundir in self.rundirs:
+            before = self.configs[rundir.run_id]
+            if before is None:
+                rundir.config.unlink(missing_ok=True)
+            else:
+                rundir.config.write_bytes(before)
+            if rundir.path not in self.existed:
+                shutil.rmtree(rundir.path, ignore_errors=True)
+        if self.slurm.is_dir():
+            made = set(self.slurm.rglob("*")) - self.slurm_files
+            for path in sorted(made, key=lambda p: -len(p.parts)):  # files, then their folders
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        for folder in (self.slurm, self.folder, self.root):
+            if folder not in self.existed and folder.is_dir():
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty
 
 
 def cancel(spec: Spec, results: Path) -> list[str]:

@@ -55,6 +55,9 @@ STATUS_COMPLETED = "completed"
 STATUS_FAILED = "failed"
 STATUS_RUNNING = "running"
 STATUS_PREEMPTED = "preempted"
+#: A local run stopped by a signal (SIGTERM, Ctrl-C, SIGUSR1/2): ``run.json`` names the signal
+#: and the checkpoint written (:mod:`harness.interrupt`); the next ``harness run`` resumes it.
+STATUS_INTERRUPTED = "interrupted"
 
 
 class WriteError(OSError):
@@ -176,10 +179,11 @@ class BrokenFile(ValueError):
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """Read a JSON file, or ``None`` when it is missing or unreadable."""
+    """Read a JSON object, or ``None`` when the file is missing or is not a readable JSON
+    object (random bytes, truncated, a list): :func:`load_json` without the reason."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        return load_json(path)
+    except BrokenFile:
         return None
 
 
@@ -342,8 +346,14 @@ def final_scores(
     return out
 
 
-#: Columns every reader of metrics.parquet relies on.
+#: Columns every reader of metrics.parquet relies on, and the kinds of type they must have.
 _NEEDED_COLUMNS = ("env_steps", "grad_steps", "metric", "value")
+_NEEDED_KINDS = (
+    pa.types.is_integer,
+    pa.types.is_integer,
+    lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+    lambda t: pa.types.is_floating(t) or pa.types.is_integer(t),
+)
 
 
 def read_metrics(path: Path) -> pa.Table:
@@ -354,11 +364,17 @@ def read_metrics(path: Path) -> pa.Table:
     read could take the footer from one version and pages from the next).
 
     Raises:
-        BrokenFile: the file is not a readable Parquet file with the metrics columns
-            (pyarrow's own error names only ``<Buffer>``).
+        FileNotFoundError: there is no file.
+        BrokenFile: the file cannot be read, or is not a Parquet file with the metrics columns
+            and their types (pyarrow's own error names only ``<Buffer>``).
     """
-    with open(path, "rb") as handle:
-        data = handle.read()
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a folder, no permission, an I/O error
+        raise BrokenFile(path, f"unreadable ({exc.strerror or exc})") from exc
     try:
         table = pq.read_table(pa.BufferReader(data))
     except pa.ArrowException as exc:
@@ -366,6 +382,13 @@ def read_metrics(path: Path) -> pa.Table:
     missing = [c for c in _NEEDED_COLUMNS if c not in table.column_names]
     if missing:
         raise BrokenFile(path, f"no column {', '.join(missing)}")
+    wrong = [
+        name
+        for name, kind in zip(_NEEDED_COLUMNS, _NEEDED_KINDS, strict=True)
+        if not kind(table.schema.field(name).type)
+    ]
+    if wrong:
+        raise BrokenFile(path, f"column {', '.join(wrong)} of the wrong type")
     return table
 
 

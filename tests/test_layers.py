@@ -42,6 +42,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "harness.progress",
         "harness.data",
         "harness.watchdog",
+        "harness.interrupt",
+        "harness.slurm_limits",
     ),
 )
 #: Most lines a file of harness/ may hold.

@@ -21,10 +21,15 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from harness.cli import main
+from harness.plan import expand
+from harness.runner import rebuild_record
+from harness.spec import load_spec
+from harness.store import RunDir
 
 SPEC = """
 name: rel
@@ -264,3 +269,73 @@ def test_broken_files_are_named_kept_and_run_again(together: dict, tmp_path: Pat
     steps = _evals(run_dir)
     assert len(steps) == len(set(steps)) == 9
     assert _status(spec, results)[run_dir.name]["status"] == "completed"
+
+
+def test_a_garbage_record_of_a_finished_run_is_rebuilt_not_retrained(
+    together: dict, tmp_path: Path
+) -> None:
+    """run.json of random bytes beside a complete Parquet and params/: `harness run` rebuilds
+    the record (completed, with a note, the garbage kept) and trains nothing."""
+    spec = together["spec"]
+    results = tmp_path / "results"
+    shutil.copytree(together["results"], results)
+    run_dir = results / "rel" / together["run_dir"].name
+    metrics = (run_dir / "metrics.parquet").read_bytes()
+    final = json.loads((run_dir / "run.json").read_text())["final"]
+    garbage = bytes(range(256))
+    (run_dir / "run.json").write_bytes(garbage)
+    assert _status(spec, results)[run_dir.name]["status"] == "broken"
+
+    code, _, err = _cli("run", str(spec), "--results", str(results))
+    assert code == 0, err
+    [kept] = run_dir.glob("run.json.broken-*")
+    assert kept.read_bytes() == garbage
+    line = f"{run_dir / 'run.json'}: unreadable"
+    assert line in err and f"kept as {kept.name}; rebuilt as completed" in err, err
+    assert "eval @" not in err  # not trained again
+    assert (run_dir / "metrics.parquet").read_bytes() == metrics
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "completed" and "rebuilt" in record["note"]
+    assert record["final"] == pytest.approx(final)
+    assert _status(spec, results)[run_dir.name]["status"] == "completed"
+    # Without params/, or with an evaluation missing, the run is not known to have finished:
+    # nothing is rebuilt (`harness run` sets the record aside and trains it again).
+    [run] = expand(load_spec(spec))
+    rundir = RunDir(results, "rel", run_dir.name)
+    (run_dir / "run.json").write_bytes(garbage)
+    table = pq.read_table(run_dir / "metrics.parquet")
+    last = max(table["env_steps"].to_pylist())
+    rows = [r for r in table.to_pylist() if r["env_steps"] < last]
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), run_dir / "metrics.parquet")
+    assert rebuild_record(rundir, run) is None
+    (run_dir / "metrics.parquet").write_bytes(metrics)
+    shutil.rmtree(run_dir / "params")
+    assert rebuild_record(rundir, run) is None
+    assert (run_dir / "run.json").read_bytes() == garbage
+
+
+def test_a_second_spec_with_the_same_name_is_refused_naming_both_files(
+    together: dict, tmp_path: Path
+) -> None:
+    """Two spec files with one `name:` would share results/<name>/ silently: `harness run` of
+    the second is refused (exit 2, both files named) unless --allow-shared-name, and a report
+    of either says it pools both."""
+    results = tmp_path / "results"
+    shutil.copytree(together["results"], results)
+    first = together["spec"].resolve()
+    second = tmp_path / "other" / "rel.yaml"
+    second.parent.mkdir()
+    second.write_text(first.read_text())
+    code, out, err = _cli("run", str(second), "--results", str(results))
+    assert code == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"{second}: name: 'rel' is also the name of another spec: ")
+    assert f"1 from {first}" in line and "--allow-shared-name" in line
+    code, _, err = _cli("run", str(second), "--results", str(results), "--allow-shared-name")
+    assert code == 0, err  # its one run is the first spec's, complete: skipped
+    code, _, err = _cli("run", str(first), "--results", str(results))
+    assert code == 0, err  # the folder's own spec goes on as before
+    code, _, err = _cli("report", str(second), "--results", str(results), "--no-plots")
+    assert (
+        code == 0 and f"also holds runs of another spec file with the name 'rel' ({first})" in err
+    )

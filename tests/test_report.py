@@ -7,13 +7,17 @@ U-maze with ``harness run``, then adds a failed and an in-progress run folder ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -275,6 +279,88 @@ def test_bad_input_exits_2_naming_the_path(tmp_path, capsys) -> None:
     spec.write_text(TINY.replace("tiny_report", "never_run"))
     assert report(str(spec), "--results", str(tmp_path / "results")) == 2
     assert str(tmp_path / "results" / "never_run") in capsys.readouterr().err
+
+
+def test_a_report_never_dies_of_one_file(tiny_results, tmp_path, capsys) -> None:
+    """A run.json of random bytes, a metrics.parquet that is a folder, a Parquet file of the
+    wrong column types and unreadable params/: each run is listed broken with its file named,
+    as `harness status` does, and the report of the others (plots included) goes on."""
+    spec, results = tiny_results
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    folder = copy / "tiny_report"
+    done = sorted(p for p in folder.iterdir() if (p / "params").is_dir())
+    garbage, folder_metrics, typed, bad_params = done
+    (garbage / "run.json").write_bytes(bytes(range(128, 256)) * 4)  # not UTF-8
+    (folder_metrics / "metrics.parquet").unlink()
+    (folder_metrics / "metrics.parquet").mkdir()
+    rows = pq.read_table(typed / "metrics.parquet").to_pylist()
+    pq.write_table(
+        pa.Table.from_pylist([{**r, "env_steps": str(r["env_steps"])} for r in rows]),
+        typed / "metrics.parquet",
+    )
+    for leaf in (bad_params / "params").rglob("*"):
+        if leaf.is_file():
+            leaf.write_bytes(b"\x00garbage")
+    assert report(str(folder), "--json", "--by", "critic_depth", "seed") == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    broken = {r["run_id"]: r for r in out["not_finished"] if r["status"] == "broken"}
+    assert broken[garbage.name]["error"].startswith("run.json: unreadable")
+    assert broken[folder_metrics.name]["error"].startswith("metrics.parquet: unreadable")
+    assert "metrics.parquet: column env_steps of the wrong type" in broken[typed.name]["error"]
+    assert [g["run_ids"] for g in out["groups"]] == [[bad_params.name]]
+    assert "Traceback" not in captured.err
+    # The value map of the run with unreadable parameters is a note, not a crash.
+    assert report(str(folder), "--by", "critic_depth", "seed") == 0
+    captured = capsys.readouterr()
+    assert f"no value map for {bad_params.name}: " in captured.err
+    assert "unreadable parameters" in captured.err
+    assert (folder / "report" / "report.md").is_file()
+    # `harness status` names the same files.
+    assert main(["status", str(spec), "--results", str(copy), "--json"]) == 0
+    rows = {r["run_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[garbage.name]["status"] == "broken"
+    assert rows[folder_metrics.name]["status"] == "broken"
+
+
+@contextlib.contextmanager
+def _read_only_copy(source: Path, mount: Path) -> Iterator[Path]:
+    """``source`` copied onto a tmpfs at ``mount`` that is then made read-only (skips where no
+    tmpfs can be mounted: not root)."""
+    mount.mkdir(parents=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({made.stderr.strip()}); needs root")
+    try:
+        shutil.copytree(source, mount / source.name)
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True, timeout=30)
+        yield mount / source.name
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=30, check=False)
+
+
+def test_a_read_only_results_folder_asks_for_out(tiny_results, tmp_path, capsys) -> None:
+    spec, results = tiny_results
+    with _read_only_copy(results, tmp_path / "ro") as copy:
+        folder = copy / "tiny_report"
+        assert report(str(spec), "--results", str(copy)) == 2
+        err = capsys.readouterr().err
+        assert err.strip().splitlines() == [
+            f"harness report: cannot write {folder / 'report'}: Read-only file system; write "
+            "the report elsewhere with --out DIR (or --no-plots)"
+        ]
+        out = tmp_path / "elsewhere"
+        assert report(str(spec), "--results", str(copy), "--out", str(out)) == 0
+        assert f"wrote {out / 'report.md'}" in capsys.readouterr().out
+        assert (out / "report.md").is_file() and list(out.glob("*.png"))
+        assert report(str(folder), "--no-plots") == 0  # the tables need no folder
 
 
 # --------------------------------------------------------------------------------------------

@@ -85,6 +85,42 @@ def _tmpfs(path: Path, options: str) -> Iterator[Path]:
             )
 
 
+#: A busy loop for one CPU, for at most 120 s.
+HOG = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end:\n    pass\n"
+
+
+@contextlib.contextmanager
+def _cpu_hog_from(folder: Path, pattern: str) -> Iterator[None]:
+    """Keep every CPU busy (two busy processes per CPU) from the moment a file matching
+    ``pattern`` appears under ``folder`` until the block ends: the full-disk failure then
+    happens on a loaded machine, where orbax's threads log their errors late (issue 27: once
+    after the save had raised). The watcher is a thread; the hogs are killed by their pids."""
+    import threading
+    import time
+
+    hogs: list[subprocess.Popen[bytes]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if folder.is_dir() and next(folder.glob(pattern), None) is not None:
+                for _ in range(2 * (os.cpu_count() or 1)):
+                    hogs.append(subprocess.Popen([sys.executable, "-c", HOG]))
+                return
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(timeout=10)
+        for hog in hogs:
+            hog.kill()
+            hog.wait(timeout=30)
+
+
 def _fill(folder: Path, leave: int) -> None:
     """Fill the file system of ``folder`` up to ``leave`` free bytes with one file."""
     stat = os.statvfs(folder)
@@ -116,14 +152,18 @@ def test_full_disk_fails_the_run_in_one_line(
     """3 MB, nearly all taken: the first checkpoint (after the first evaluation) does not fit.
     12 KB (three pages): config.json fits, then the full run record or the first
     metrics.parquet does not (which one depends on the length of the paths in config.json),
-    and the failed record only fits over the old run.json."""
+    and the failed record only fits over the old run.json. The checkpoint fails under a CPU
+    hog started with the first evaluation, so the one-line promise is tested on a loaded
+    machine, where orbax's threads log late."""
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
     with _tmpfs(tmp_path / "disk", f"size={size}") as disk:
         if leave is not None:
             _fill(disk, leave)
         results = disk / "results"
-        done = _harness("run", str(spec), "--results", str(results))
+        hog = _cpu_hog_from(results / "tiny", "*/metrics.parquet")  # checkpoint is next
+        with hog if leave is not None else contextlib.nullcontext():
+            done = _harness("run", str(spec), "--results", str(results))
         err = done.stderr
         assert done.returncode == 1, err
         assert "Traceback" not in err and "orbax" not in err.lower().replace(

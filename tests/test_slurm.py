@@ -199,3 +199,60 @@ def test_cancel_stops_queued_and_running_jobs(
         time.sleep(0.5)
     assert not listed
     assert _status(spec, results)[0]["status"] == "cancelled"
+
+
+def _no_gpu_partition() -> None:
+    from harness.slurm_limits import read_nodes
+
+    nodes = read_nodes() or []
+    if any(n.gpus for n in nodes if n.default):
+        pytest.skip("the default partition has GPUs: the refusal below needs one without")
+
+
+def test_a_request_the_partition_cannot_meet_is_refused_before_submitting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """hardware.gpus: 1 (the default) on a cluster without GPUs: plan, validate and run each
+    say so in one line naming the field (sinfo), exit 2, and nothing is written."""
+    _no_gpu_partition()
+    spec = _spec(tmp_path, "nogpu", "seeds: [0, 1]\n")
+    results = tmp_path / "results"
+    line = f"{spec}: hardware.gpus: 1 GPUs asked but partition debug has no GPUs (no gpu GRES)"
+    for argv in (
+        ["run", str(spec), "--results", str(results)],
+        ["plan", str(spec), "--executor", "slurm", "--results", str(results)],
+        ["validate", str(spec), "--executor", "slurm"],
+    ):
+        assert main([*argv, "--set", "hardware.gpus=1"]) == 2, argv
+        [err] = capsys.readouterr().err.strip().splitlines()
+        assert err.startswith(line), (argv, err)
+    assert not results.exists()
+    assert main(["validate", str(spec), "--executor", "slurm"]) == 0  # gpus: 0 fits
+
+
+def test_a_refused_submission_is_one_line_and_leaves_nothing_queued(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sbatch refuses the array (a reservation that does not exist, which sinfo cannot
+    foresee): one line naming the field, exit 2; no config.json, run folder or _slurm/ file
+    of the submission stays, a previous submission's files do, and status shows pending."""
+    spec = _spec(tmp_path, "refused", "seeds: [0, 1]\nsweep:\n  algo.critic_lr: [3.0e-4, 1.0e-3]\n")
+    results = tmp_path / "results"
+    earlier = results / "refused" / "_slurm" / "123"
+    earlier.mkdir(parents=True)
+    (earlier / "123_log.out").write_text("an earlier job's log\n")
+    argv = ["run", str(spec), "--results", str(results)]
+    assert main([*argv, "--set", "hardware.sbatch_extra={reservation: no_such_one}"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines() == [
+        f"{spec}: hardware.sbatch_extra: sbatch refused the jobs: Requested reservation is "
+        "invalid; nothing was submitted"
+    ]
+    assert sorted(p.relative_to(results) for p in results.rglob("*")) == [
+        Path("refused"),
+        Path("refused/_slurm"),
+        Path("refused/_slurm/123"),
+        Path("refused/_slurm/123/123_log.out"),
+    ]
+    assert [r["status"] for r in _status(spec, results)] == ["pending"] * 4

@@ -192,3 +192,27 @@ def test_slurm_requested_without_slurm_exits_2(
 @pytest.mark.parametrize("spec_file", sorted(Path("specs").glob("*.yaml")))
 def test_shipped_specs_validate(spec_file: Path) -> None:
     assert main(["validate", str(spec_file)]) == 0
+
+
+def test_sbatch_refusals_name_the_field_to_change() -> None:
+    from harness.slurm_limits import explain_sbatch_error, parse_time_min
+
+    gres = "sbatch: error: Invalid generic resource (gres) specification\n"
+    assert explain_sbatch_error(gres) == (
+        "hardware.gpus",
+        "Invalid generic resource (gres) specification",
+    )
+    partition = (
+        "sbatch: error: invalid partition specified: gpu\n"
+        "sbatch: error: Batch job submission failed: Invalid partition name specified"
+    )
+    assert explain_sbatch_error(partition) == (
+        "hardware.partition",
+        "invalid partition specified: gpu",
+    )
+    limit = "sbatch: error: Batch job submission failed: Requested time limit is invalid"
+    assert explain_sbatch_error(limit)[0] == "hardware.time_min"
+    assert explain_sbatch_error("sbatch: error: something new")[0] == "hardware"
+    assert parse_time_min("infinite") is None
+    assert parse_time_min("1-02:03:00") == 24 * 60 + 2 * 60 + 3
+    assert parse_time_min("30:00") == 30 and parse_time_min("45") == 45

@@ -3,9 +3,12 @@
 Wired into :mod:`harness.cli` with ``add_report_parser(sub)``. This module is the printing
 layer of the report: the rest of :mod:`harness.report` computes, :mod:`harness.report.plots`
 draws, and the handler prints tables (rich) or JSON and writes ``report.md`` and the PNGs under
-``results/<spec>/report/`` (for a folder argument, ``<folder>/report/``).
+``results/<spec>/report/`` (for a folder argument, ``<folder>/report/``; ``--out DIR`` anywhere).
+A run whose files cannot be read is listed as ``broken`` with the file named, as
+``harness status`` does, and the report goes on.
 
-Exit codes (``shared/DESIGN.md``): 0 ok, 2 bad input (no results, unknown field or run).
+Exit codes (``shared/DESIGN.md``): 0 ok, 2 bad input (no results, unknown field or run, a
+report folder that cannot be written: one line).
 """
 
 from __future__ import annotations
@@ -114,6 +117,13 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-plots", action="store_true", help="print the tables only; write no PNG or report.md"
     )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="folder for report.md and the plots (default: <results folder>/report/); for "
+        "results on read-only storage",
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     p.set_defaults(func=cmd_report)
 
@@ -147,6 +157,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ReportError as exc:
         _err.print(f"harness report: {exc}", markup=False)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # the report folder filled up or turned read-only while writing
+        from harness.store import write_cause
+
+        found = write_cause(exc)
+        if found is None:
+            raise
+        where = getattr(exc, "path", None) or getattr(exc, "filename", None) or "the report"
+        _err.print(f"harness report: cannot write {where}: {found[0]}", markup=False)
+        return EXIT_BAD_INPUT
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -169,6 +188,13 @@ def _report(args: argparse.Namespace) -> int:
     runs = rp.load_runs(folder, args.metric, args.last, extra)
     plan_notes = []
     if spec is not None:
+        mine = str(Path(args.target).resolve())
+        others = sorted({str((r.config or {}).get("spec_file")) for r in runs} - {mine, "None"})
+        if others:
+            plan_notes.append(
+                f"{folder} also holds runs of another spec file with the name {spec.name!r} "
+                f"({', '.join(others)}): they are pooled in this report"
+            )
         pending = rp.pending_runs(spec, Path(args.results), runs)
         off_plan = len(runs) - (len(rp.planned_ids(spec)) - len(pending))
         runs += pending
@@ -220,7 +246,9 @@ def _report(args: argparse.Namespace) -> int:
                 continue
             depth_ends.append((ends[0], ends[1]))
     report = dataclasses.replace(report, warnings=tuple(warnings))
-    out_dir = folder / "report"
+    out_dir = Path(args.out) if args.out else folder / "report"
+    if not args.no_plots or value_maps:
+        _check_out(out_dir, given=bool(args.out))
     plots: list[tuple[Path, str]] = []
     diagnostic_pngs: list[Path] = []
     md_path = None
@@ -255,6 +283,23 @@ def _report(args: argparse.Namespace) -> int:
 def _count(n: int, noun: str) -> str:
     """``1 plot``, ``3 plots``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _check_out(out_dir: Path, given: bool) -> None:
+    """Make sure the report can be written to ``out_dir`` before drawing anything.
+
+    Raises:
+        ReportError: it cannot (a read-only results folder, a full disk), in one line that
+            suggests ``--out`` when the folder was the default one.
+    """
+    from harness.report import ReportError
+    from harness.store import WriteError, check_writable
+
+    try:
+        check_writable(out_dir)
+    except WriteError as exc:
+        hint = "" if given else "; write the report elsewhere with --out DIR (or --no-plots)"
+        raise ReportError(f"{exc}{hint}") from exc
 
 
 def _print(report: Any) -> None:

@@ -70,8 +70,8 @@ def value_map(
         the :class:`ValueMap`.
 
     Raises:
-        ReportError: no ``params/``, not a maze env, a config that no longer validates, or a
-            goal outside the maze or inside a wall.
+        ReportError: no ``params/`` or unreadable ones, not a maze env, a config that no
+            longer validates, or a goal outside the maze or inside a wall.
     """
     import jax
     import jax.numpy as jnp
@@ -123,8 +123,14 @@ def value_map(
     grid_x, grid_y = np.meshgrid(xs, ys)  # [ny, nx]
     xy = np.stack([grid_x.ravel(), grid_y.ravel()], axis=-1).astype(np.float32)  # [N, 2]
 
-    with ocp.StandardCheckpointer() as checkpointer:
-        params = checkpointer.restore(run.path.joinpath("params").resolve())
+    folder = run.path.joinpath("params").resolve()
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            params = checkpointer.restore(folder)
+        actor_params, critic_params = params["actor_params"], params["critic_params"]
+    except Exception as exc:  # orbax, tensorstore, OS: any unreadable params/ is named
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ReportError(f"{folder}: unreadable parameters ({reason[:200]})") from exc
     agent = CRL(cfg, info.state_dim, info.goal_dim, info.action_dim)
     goal = env.robot.goal_from_xy(jnp.asarray([gx, gy], jnp.float32))  # [goal_dim]
     idx = jnp.asarray(info.goal_indices)
@@ -141,7 +147,7 @@ def value_map(
         )
         return paired_energy(phi, psi, cfg.algo.energy)  # [N]
 
-    values = np.asarray(energy(params["actor_params"], params["critic_params"], jnp.asarray(xy)))
+    values = np.asarray(energy(actor_params, critic_params, jnp.asarray(xy)))
     values = values.astype(np.float64)
     values[maze.in_wall(xy)] = np.nan
     return ValueMap(

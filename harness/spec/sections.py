@@ -372,6 +372,13 @@ class HardwareSpec(_Section):
         "when this many minutes passed since the last one; 0 = after every evaluation. A "
         "checkpoint is also written when the job is preempted or reaches its time limit.",
     )
+    stop_timeout_s: Annotated[float, BeforeValidator(_parse_float), Field(gt=0)] = Field(
+        120.0,
+        description="After SIGTERM, Ctrl-C, SIGUSR1 or SIGUSR2, a run finishes its step and "
+        "writes a checkpoint; if that takes longer than this many seconds, the process says "
+        "so and exits without it (the next run resumes from the previous checkpoint). Keep it "
+        "below the time the sender waits before SIGKILL (Slurm's KillWait, docker stop -t).",
+    )
 
 
 #: The optional extra that installs both experiment trackers (``pyproject.toml``).
