@@ -162,10 +162,10 @@ def _summary(spec: Spec, rows: list[dict[str, Any]], results: Path) -> Any:
 
 
 def _version_conflicts(spec: Spec, results: Path) -> bool:
-    """Print why runs of the spec must not resume here (:func:`harness.runner.
+    """Print why runs of the spec must not resume here (:func:`harness.records.
     resume_conflict`); whether there were any."""
     from harness.plan import expand
-    from harness.runner import resume_conflict
+    from harness.records import resume_conflict
     from harness.store import RunDir
 
     found = False
@@ -185,7 +185,7 @@ def _run_local_stoppable(args: argparse.Namespace, spec: Spec, results: Path) ->
     from harness.interrupt import StopRequest, run_stoppable
     from harness.launch import run_local
     from harness.progress import ConsoleReporter
-    from harness.runner import abandon_runs
+    from harness.records import abandon_runs
     from harness.watchdog import reexec_skipping
 
     def work(stop: StopRequest) -> Any:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import threading
 import time
@@ -24,9 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.lock import acquire, describe_owner, owner_alive, this_owner
-from harness.pins import RESULT_PACKAGES, installed, lock_record, version_changes
+from harness.pins import lock_record, version_changes
 from harness.plan import PlannedRun
 from harness.progress import NullReporter, Reporter
+from harness.records import (
+    checkpoint_steps,
+    rebuild_record,
+    resume_conflict,
+    slurm_job_id,
+)
 from harness.spec import Spec
 from harness.store import (
     FINAL_PREFIX,
@@ -40,7 +45,6 @@ from harness.store import (
     WriteError,
     final_scores,
     host_info,
-    load_json,
     now,
     read_metrics,
     remove_temporaries,
@@ -114,14 +118,6 @@ def _metric_rows(spec_name: str, run: PlannedRun, point: dict[str, Any]) -> list
     return [
         {**base, "metric": name, "value": value} for name, value in sorted(point["metrics"].items())
     ]
-
-
-def _slurm_job_id() -> str | None:
-    """``<array job>_<task>`` or the plain job id when running inside Slurm, else None."""
-    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
-    if array and task:
-        return f"{array}_{task}"
-    return os.environ.get("SLURM_JOB_ID")
 
 
 def _trainer(run: PlannedRun, cache: dict[str, Any] | None) -> Any:
@@ -274,37 +270,6 @@ def execute_group(
     return [outcomes[run.run_id] for run in runs]
 
 
-def _checkpoint_steps(rundir: RunDir) -> list[int]:
-    """Iterations of the run's saved training checkpoints (``checkpoint/<iteration>/``)."""
-    return [int(p.name) for p in rundir.checkpoint.glob("*") if p.name.isdigit()]
-
-
-def resume_conflict(rundir: RunDir) -> str | None:
-    """Why a run must not resume in this environment, or None.
-
-    A run resumes from its checkpoint (``checkpoint/<iteration>/``); when its last attempt ran
-    with another version of a package of :data:`harness.pins.RESULT_PACKAGES` (jax, jaxlib,
-    brax, mujoco, mujoco-mjx: ``run.json``'s ``versions``), its learning curve would mix two
-    versions of the physics or the numerics. A run without a checkpoint trains from scratch and
-    has no conflict. ``harness run --allow-version-change`` resumes it anyway.
-    """
-    if not _checkpoint_steps(rundir):
-        return None
-    record = rundir.read_record() or {}
-    changes = version_changes(record.get("versions") or {}, installed(list(RESULT_PACKAGES)))
-    if not changes:
-        return None
-    at = record.get("last_env_steps")
-    where = f" at {at:,} env steps" if isinstance(at, int) else ""
-    return (
-        f"{rundir.run_id} would resume from its checkpoint{where} with {', '.join(changes)}: "
-        "one learning curve would mix two versions of the physics or numerics. Install the "
-        "versions it ran with (run.json's versions; requirements/lock.txt of its git_commit), "
-        "delete its folder to train it again from scratch, or pass --allow-version-change to "
-        "resume anyway (run.json then lists the change under version_changes)"
-    )
-
-
 def _resume_groups(runs: list[PlannedRun], results: Path, spec_name: str) -> list[list[PlannedRun]]:
     """Split owned runs into the groups that can train together: online runs whose newest
     checkpoint is of one iteration (or who have none), in order; offline runs alone."""
@@ -313,7 +278,7 @@ def _resume_groups(runs: list[PlannedRun], results: Path, spec_name: str) -> lis
         if run.config.data.mode == "offline":
             groups[("offline", run.run_id)] = [run]
             continue
-        steps = _checkpoint_steps(RunDir(results, spec_name, run.run_id))
+        steps = checkpoint_steps(RunDir(results, spec_name, run.run_id))
         groups.setdefault(max(steps, default=None), []).append(run)
     return list(groups.values())
 
@@ -327,63 +292,6 @@ def _owner(rundir: RunDir) -> str:
         time.sleep(0.1)
         record = rundir.read_record() or {}
     return describe_owner(record)
-
-
-def rebuild_record(rundir: RunDir, run: PlannedRun) -> str | None:
-    """Rebuild an unreadable ``run.json`` of a run that finished: its ``config.json`` is
-    readable, its ``metrics.parquet`` has every evaluation the run's schedule makes
-    (:func:`harness.plan.eval_points`) and its ``params/`` (and ``replay.npz`` with
-    ``data.save_replay``) were written. The garbage is kept as ``run.json.broken-<time>``
-    and a record ``completed`` is written from the files, with a ``note``; the run is not
-    trained again. The caller holds the run's lock (or knows no process owns it).
-
-    Returns:
-        The note (naming the broken file), or None when there is nothing to rebuild (a
-        readable or missing ``run.json``, or a run that did not finish).
-    """
-    from harness.plan import eval_points
-
-    try:
-        load_json(rundir.record)
-        return None
-    except BrokenFile as exc:
-        broken = exc
-    try:
-        config = load_json(rundir.config) or {}
-        table = read_metrics(rundir.metrics)
-    except (BrokenFile, FileNotFoundError):
-        return None
-    cfg = run.config
-    params = rundir.params
-    wrote_params = params.is_dir() and any(params.iterdir())
-    wrote_replay = not cfg.data.save_replay or (rundir.path / "replay.npz").is_file()
-    if config.get("run_id") != run.run_id or not wrote_params or not wrote_replay:
-        return None
-    column, expected = eval_points(cfg)
-    rows = [r for r in table.to_pylist() if str(r["metric"]).startswith("eval/")]
-    if sorted({int(r[column]) for r in rows}) != expected:
-        return None
-    last = [r for r in table.to_pylist() if r[column] == expected[-1]]
-    kept = set_aside(rundir.record)
-    note = (
-        f"{broken}; kept as {kept.name}; rebuilt as completed from metrics.parquet and "
-        "params/ (not trained again)"
-    )
-    write_record(
-        rundir.record,
-        {
-            "run_id": run.run_id,
-            "spec": config.get("spec"),
-            "status": STATUS_COMPLETED,
-            "final": {str(r["metric"]): float(r["value"]) for r in last},
-            "wall_s": max(float(r["wall_s"]) for r in last),
-            "finished_at": now(),
-            "error": None,
-            "note": note,
-        },
-    )
-    shutil.rmtree(rundir.checkpoint, ignore_errors=True)  # as a completed run's
-    return note
 
 
 def _set_aside_broken(rundir: RunDir, reporter: Reporter) -> None:
@@ -438,13 +346,13 @@ class _Recorder:
             "started_at": now(),
             "attempts": int(previous.get("attempts", 0)) + 1,
             "resumes": int(previous.get("resumes", 0)),
-            "slurm_job_id": _slurm_job_id(),
+            "slurm_job_id": slurm_job_id(),
             **this_owner(),  # pid and hostname: who holds the lock
         }
         write_json(self.rundir.record, self.record)  # the owner first, for others to name it
         now_versions = versions()
         history = list(previous.get("version_changes") or [])
-        if _checkpoint_steps(self.rundir):  # resuming: record a change of physics allowed
+        if checkpoint_steps(self.rundir):  # resuming: record a change of physics allowed
             changes = version_changes(previous.get("versions") or {}, now_versions)
             if changes:
                 at = previous.get("last_env_steps")
@@ -563,7 +471,7 @@ class _Recorder:
         checkpoint the next attempt resumes from (``checkpoint``)."""
         on_disk = self.rundir.read_record() or {}
         signame = getattr(stop, "name", None)
-        status = STATUS_PREEMPTED if _slurm_job_id() else STATUS_INTERRUPTED
+        status = STATUS_PREEMPTED if slurm_job_id() else STATUS_INTERRUPTED
         if on_disk.get("status") == "cancelled":
             status = "cancelled"
         checkpoint = self.record.get("checkpoint")
@@ -622,35 +530,6 @@ class _Recorder:
             message += f" (and run.json could not record it: {failed.cause})"
         self.reporter.run_finished(self.run.run_id, STATUS_FAILED, message)
         return RunOutcome(self.run.run_id, STATUS_FAILED, message)
-
-
-def abandon_runs(results: Path, spec_name: str, signame: str | None, reason: str) -> list[str]:
-    """Record the runs this process is training as ``interrupted`` (``preempted`` in a Slurm
-    task) without a new checkpoint, just before it leaves without waiting for them
-    (:func:`harness.interrupt.run_stoppable`: a second Ctrl-C, or no checkpoint within
-    ``hardware.stop_timeout_s``). The next ``harness run`` resumes them from the last
-    checkpoint they wrote, or from the start.
-
-    Returns:
-        The run ids recorded.
-    """
-    folder = Path(results) / spec_name
-    pid, done = os.getpid(), []
-    for path in sorted(folder.glob("*/run.json")) if folder.is_dir() else []:
-        record = RunDir(results, spec_name, path.parent.name).read_record() or {}
-        if record.get("status") != STATUS_RUNNING or record.get("pid") != pid:
-            continue
-        record.update(
-            status=STATUS_PREEMPTED if _slurm_job_id() else STATUS_INTERRUPTED,
-            signal=signame,
-            finished_at=now(),
-            error=None,
-            note=f"stopped by {signame or 'request'} without a new checkpoint ({reason})",
-        )
-        with contextlib.suppress(WriteError):
-            write_json(path, record)
-        done.append(path.parent.name)
-    return done
 
 
 def _execute_owned(

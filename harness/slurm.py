@@ -39,7 +39,8 @@ import submitit
 
 from harness.interrupt import StopRequest, signal_name
 from harness.plan import PlannedRun, expand, seed_groups
-from harness.runner import abandon_runs, execute_group, rebuild_record, write_run_config
+from harness.records import abandon_runs, rebuild_record
+from harness.runner import execute_group, write_run_config
 from harness.slurm_limits import explain_sbatch_error
 from harness.spec import RunConfig, Spec, SpecError
 from harness.status import (

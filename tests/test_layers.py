@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.cli",),  # parse and print
     ("harness.launch", "harness.slurm", "harness.report", "harness.bench", "harness.doctor"),
     ("harness.runner", "harness.status"),  # run one run; the status of a run
+    ("harness.records",),  # a run folder's record: rebuilt, version conflicts, abandoned runs
     ("harness.tracking",),  # TensorBoard and W&B loggers of a run
     ("harness.plan",),  # spec -> runs, run ids, step counts
     ("harness.offline",),  # offline training (reuses train's loop pieces and evaluator)

@@ -27,7 +27,7 @@ import pytest
 
 from harness.cli import main
 from harness.plan import expand
-from harness.runner import rebuild_record
+from harness.records import rebuild_record
 from harness.spec import load_spec
 from harness.store import RunDir
 
