@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.pins import RESULT_PACKAGES, installed, version_changes
 from harness.plan import PlannedRun
 from harness.store import (
+    FINAL_PREFIX,
     STATUS_COMPLETED,
     STATUS_INTERRUPTED,
     STATUS_PREEMPTED,
@@ -105,7 +106,11 @@ def rebuild_record(rundir: RunDir, run: PlannedRun) -> str | None:
     rows = [r for r in table.to_pylist() if str(r["metric"]).startswith("eval/")]
     if sorted({int(r[column]) for r in rows}) != expected:
         return None
-    last = [r for r in table.to_pylist() if r[column] == expected[-1]]
+    last = [
+        r
+        for r in table.to_pylist()
+        if r[column] == expected[-1] and not str(r["metric"]).startswith(FINAL_PREFIX)
+    ]
     kept = set_aside(rundir.record)
     note = (
         f"{broken}; kept as {kept.name}; rebuilt as completed from metrics.parquet and "
