@@ -63,6 +63,12 @@ class EnvInfo:
         max_cell_jitter: mazes: the largest ``cell_jitter`` (metres) that keeps a start clear
             of the walls, ``cell_size / 2 - robot clearance`` (ant 0.8, humanoid 0.4, point
             0.75); None for ids without the option.
+        physics_revision: 0, raised by one each time a fix changes what the id simulates
+            (its model, time step or solver) after results were recorded with it; a run's
+            identity includes it when nonzero, so results of the former physics are never
+            taken for the new one's. 1 for ``humanoid``: its physics step became the reference
+            code's 3 ms (was 1.5 ms; measured by ``benchmarks/reference/physics.py``,
+            docs/fidelity.md "Physics side by side").
     """
 
     env_id: str
@@ -76,6 +82,7 @@ class EnvInfo:
     description: str
     options: tuple[str, ...] = ()
     max_cell_jitter: float | None = None
+    physics_revision: int = 0
 
     def __post_init__(self) -> None:
         unknown = [o for o in self.options if o not in ENV_OPTIONS]

@@ -52,6 +52,17 @@ ANT_CELL_JITTER = 0.5
 """This project's earlier start / goal offset half-width in the ant mazes (metres), for
 ``make(id, cell_jitter=ANT_CELL_JITTER)``; 0.5 + the ant's 1.2 m reach stays inside half a 4 m
 cell. The default is 0 (reference placement)."""
+HUMANOID_OPEN_FLOOR_TIMESTEP = 0.003
+"""Physics step of the open-floor ``humanoid`` (seconds; 10 per env step, so 0.03 s): the step the
+reference code runs. scaling-crl ``envs/humanoid.py:37-39`` asks for 1.5 ms with
+``sys.tree_replace({'opt.timestep': 0.0015})``, but brax 0.10.1's spring pipeline integrates with
+``sys.dt`` (``brax/spring/integrator.py``, ``spring/pipeline.py``), which ``mjcf.load`` set from
+the XML's ``timestep="0.003"`` and which that call leaves as it was: the reference's
+``env.dt`` is 0.03 s. Its humanoid mazes set ``sys.replace(dt=0.0015)``
+(``envs/humanoid_maze.py:153``) and do run 1.5 ms x 10, as the harness's
+(:class:`envs.robots.Humanoid`'s default). Measured: ``benchmarks/reference/physics.py``,
+docs/fidelity.md "Physics side by side"."""
+
 HUMANOID_CELL_SIZE = 2.0
 """Cell edge of the humanoid mazes (metres): scaling-crl ``envs/humanoid_maze.py:142``
 (``maze_size_scaling=2.0``, "was 4.0 for antmaze -- just trying to make it tractable")."""
@@ -95,6 +106,7 @@ def _info(
     success_threshold: float = SUCCESS_THRESHOLD,
     backend: str = "spring",
     options: tuple[str, ...] = (),
+    physics_revision: int = 0,
 ) -> EnvInfo:
     return EnvInfo(
         env_id=env_id,
@@ -107,6 +119,7 @@ def _info(
         backend=backend,
         description=description,
         options=options,
+        physics_revision=physics_revision,
     )
 
 
@@ -182,7 +195,8 @@ def _make_ant(info: EnvInfo, **kwargs: Any) -> GoalEnv:
 def _make_humanoid(info: EnvInfo, contacts: str = "reference", **kwargs: Any) -> GoalEnv:
     kwargs.setdefault("goal_radius", HUMANOID_GOAL_RADIUS)
     kwargs.setdefault("start_jitter", 0.0)
-    return RadialGoalEnv(Humanoid(contacts=contacts), info, **kwargs)
+    robot = Humanoid(contacts=contacts, timestep=HUMANOID_OPEN_FLOOR_TIMESTEP)
+    return RadialGoalEnv(robot, info, **kwargs)
 
 
 _POINT_MAZES = ("u_maze", "big_maze", "hardest_maze")
@@ -209,10 +223,11 @@ def _make_reacher(info: EnvInfo, **kwargs: Any) -> GoalEnv:
 _ANT = _info("ant", Ant(), "brax ant, goal 10 m away at a uniform bearing (JaxGCRL)")
 _HUMANOID = _info(
     "humanoid",
-    Humanoid(),
-    "brax humanoid, goal torso (x, y, 1.25) at U(1, 5) m, uniform bearing (JaxGCRL)",
+    Humanoid(timestep=HUMANOID_OPEN_FLOOR_TIMESTEP),
+    "brax humanoid (3 ms x 10), goal torso (x, y, 1.25) at U(1, 5) m, uniform bearing (JaxGCRL)",
     (0, 1, 2),
     options=("contacts",),
+    physics_revision=1,
 )
 
 _REACHER = _info(

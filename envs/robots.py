@@ -452,7 +452,8 @@ class Humanoid(Robot):
 
     Physics as JaxGCRL's spring humanoid: time step 1.5 ms, 10 frames per env step (0.015 s),
     gears :data:`HUMANOID_SPRING_GEAR`, actions in ``[-1, 1]`` mapped affinely onto the MJCF
-    control range ``[-0.4, 0.4]``.
+    control range ``[-0.4, 0.4]``. The open-floor ``humanoid`` id runs 3 ms steps instead, as the
+    reference code does in effect (``envs.registry.HUMANOID_OPEN_FLOOR_TIMESTEP``).
 
     Contacts (:attr:`contacts`): ``"reference"`` (default) is the reference code's model,
     scaling-crl ``envs/assets/humanoid.xml`` and ``envs/assets/humanoid_maze.xml`` (line 5): the

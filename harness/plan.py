@@ -70,6 +70,9 @@ def run_id(config: RunConfig) -> str:
     runs on OGBench data also ``env.contacts``, ``env.cell_jitter`` and ``env.goal_max_cells``
     (no Brax env);
     ``algo.tanh_log_det`` enters only for CRL with its SAC-style actor (the one that reads it).
+    An env whose physics a fix changed after results were recorded
+    (``envs.EnvInfo.physics_revision`` nonzero) adds ``env.physics_revision`` to every run that
+    simulates it (all but offline runs on OGBench data).
     """
     dump = config.model_dump(mode="json", exclude_none=True)
     # Where an offline dataset lies is not what a run computes (its name is): moving the files
@@ -91,6 +94,10 @@ def run_id(config: RunConfig) -> str:
         if config.data.resolved_source == "ogbench":
             for option in ("contacts", "cell_jitter", "goal_max_cells"):
                 dump["env"].pop(option, None)
+    simulated = dump["data"]["mode"] == "online" or config.data.resolved_source != "ogbench"
+    revision = envs.info(config.env.id).physics_revision if simulated else 0
+    if revision:
+        dump["env"]["physics_revision"] = revision
     canonical = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

@@ -437,3 +437,16 @@ def test_env_vmap_in_chunks_equals_one_vmap() -> None:
     from envs.arm import CPU_VMAP_LIMIT, PandaCube
 
     assert PandaCube.cpu_vmap_limit == CPU_VMAP_LIMIT == 128
+
+
+def test_humanoid_physics_steps_are_the_reference_codes() -> None:
+    """The reference's open-floor humanoid runs 3 ms x 10 = 0.03 s per env step: its
+    ``envs/humanoid.py:38`` sets ``opt.timestep = 0.0015``, which brax 0.10.1's spring pipeline
+    never reads (it integrates with ``sys.dt``, left at the XML's 0.003); its mazes set
+    ``sys.dt = 0.0015`` (``humanoid_maze.py:153``). Measured side by side with the reference's
+    own env by ``benchmarks/reference/physics.py`` (docs/fidelity.md, "Physics side by side")."""
+    assert envs.make("humanoid").dt == pytest.approx(0.03)
+    assert envs.make("humanoid_u_maze").dt == pytest.approx(0.015)
+    assert envs.make("ant").dt == pytest.approx(0.05)
+    assert envs.info("humanoid").physics_revision == 1
+    assert envs.info("humanoid_u_maze").physics_revision == 0

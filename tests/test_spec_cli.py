@@ -216,3 +216,29 @@ def test_sbatch_refusals_name_the_field_to_change() -> None:
     assert parse_time_min("infinite") is None
     assert parse_time_min("1-02:03:00") == 24 * 60 + 2 * 60 + 3
     assert parse_time_min("30:00") == 30 and parse_time_min("45") == 45
+
+
+def test_a_physics_revision_enters_the_run_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The open-floor humanoid's physics step changed (envs.EnvInfo.physics_revision 1): its runs
+    # get new ids; an env at revision 0 keeps the ids it had before the field existed.
+    import dataclasses
+
+    import envs
+
+    config = expand(load_spec(_write(tmp_path, GOOD)))[0].config
+    humanoid = config.model_copy(update={"env": config.env.model_copy(update={"id": "humanoid"})})
+    ids = {}
+    real_info = envs.info
+    for revision in (0, 1, 2):
+
+        def info(env_id: str, revision: int = revision) -> envs.EnvInfo:
+            return dataclasses.replace(real_info(env_id), physics_revision=revision)
+
+        monkeypatch.setattr(envs, "info", info)
+        ids[revision] = run_id(humanoid)
+        assert run_id(config) == expand(load_spec(_write(tmp_path, GOOD)))[0].run_id
+    monkeypatch.undo()
+    assert len(set(ids.values())) == 3
+    assert run_id(humanoid) == ids[1]

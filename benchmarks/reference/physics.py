@@ -251,10 +251,33 @@ def to_reference(case: EnvCase, q: np.ndarray, qd: np.ndarray, goal: np.ndarray)
     return q.astype(np.float32), qd.astype(np.float32)
 
 
+def _inputs_digest(case: EnvCase, arrays: Mapping[str, Any], cases: list[str]) -> str:
+    import hashlib
+
+    h = hashlib.sha256(repr((case, cases)).encode())
+    for k in sorted(arrays):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(arrays[k]).tobytes())
+    return h.hexdigest()[:16]
+
+
 def run_reference(
-    py: Path, reference: Path, case: EnvCase, arrays: dict[str, Any], cases: list[str], timeout: float
+    py: Path, reference: Path, case: EnvCase, arrays: dict[str, Any], cases: list[str], timeout: float,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
-    """Run ``ref_physics.py`` on ``arrays``; returns its outputs (``meta`` decoded)."""
+    """Run ``ref_physics.py`` on ``arrays``; returns its outputs (``meta`` decoded).
+
+    With ``cache``, the outputs are kept as ``cache/<env>-<digest of the inputs>.npz`` and read
+    back when the same inputs come again (the reference side does not change while the
+    harness's models are being fixed; it is the slow side to compile).
+    """
+    cached = cache / f"{case.name}-{_inputs_digest(case, arrays, cases)}.npz" if cache else None
+    if cached is not None and cached.exists():
+        with np.load(cached) as f:
+            result = {k: f[k] for k in f.files}
+        result["meta"] = json.loads(str(result["meta"]))
+        result["meta"]["cached"] = str(cached)
+        return result
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         np.savez(inp, meta=json.dumps({"cases": cases}), **arrays)
@@ -268,6 +291,9 @@ def run_reference(
             raise RuntimeError(f"reference worker failed on {case.name}:\n{done.stderr[-3000:]}")
         with np.load(out) as f:
             result = {k: f[k] for k in f.files}
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cached, **result)
     result["meta"] = json.loads(str(result["meta"]))
     return result
 
@@ -358,7 +384,7 @@ def long_index(case: EnvCase) -> list[int]:
 
 def compare_env(
     case: EnvCase, py: Path, reference: Path, long_envs: int, long_steps: int, timeout: float,
-    log: Callable[[str], None],
+    log: Callable[[str], None], cache: Path | None = None,
 ) -> dict[str, Any]:
     """Both sides of one env; returns the record printed and written to ``--json``."""
     env = harness_env(case)
@@ -391,7 +417,7 @@ def compare_env(
     record: dict[str, Any] = {"env": case.name, "short": {}, "long": {}}
     t0 = time.perf_counter()
     arrays["long/actions"] = actions_for("long", long_steps, long_envs, adim, seed=11)
-    ref = run_reference(py, reference, case, arrays, short_cases + ["long", "speed"], timeout)
+    ref = run_reference(py, reference, case, arrays, [*short_cases, "long", "speed"], timeout, cache)
     record["reference_meta"] = ref["meta"]
     record["reference_seconds"] = time.perf_counter() - t0
     log(f"{case.name}: reference done in {record['reference_seconds']:.0f} s")
@@ -474,21 +500,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-steps", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per reference env")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--cache", type=Path, help="folder keeping the reference's outputs")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(HERE))
     from reference_env import ensure_venv, venv_python
 
     ensure_venv(args.venv, args.reference.resolve())
     py = venv_python(args.venv)
-    records = []
+    # An existing --json keeps the records of the envs not measured this time.
+    records: dict[str, Any] = {}
+    if args.json and args.json.exists():
+        records = {r["env"]: r for r in json.loads(args.json.read_text())["records"]}
+    failed = 0
     for name in args.envs:
-        rec = compare_env(ENVS[name], py, args.reference.resolve(), args.long_envs,
-                          args.long_steps, args.timeout, lambda m: print(m, flush=True))
-        print_record(rec)
-        records.append(rec)
+        try:
+            rec = compare_env(ENVS[name], py, args.reference.resolve(), args.long_envs,
+                              args.long_steps, args.timeout, lambda m: print(m, flush=True),
+                              args.cache)
+        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as err:
+            failed += 1
+            print(f"\n== {name}: FAILED: {err}", flush=True)
+            rec = {"env": name, "verdict": "failed", "error": str(err)[-3000:]}
+        else:
+            print_record(rec)
+        records[name] = rec
         if args.json:
-            args.json.write_text(json.dumps({"records": records}, indent=1, default=float))
-    return 0
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            body = {"records": [records[k] for k in ENVS if k in records]}
+            args.json.write_text(json.dumps(body, indent=1, default=float))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

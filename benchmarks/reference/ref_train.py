@@ -20,7 +20,8 @@ Everything after ``--`` goes to ``train.py``'s own command line (tyro ``Args``,
 -171 m after two zero-action steps, NaN after a few more; measured by ``physics.py``), so every
 loss of a reacher run is NaN. With this flag the ``Reacher`` class of the checkout's
 ``envs/reacher.py`` is given that pipeline instead (``generalized`` is its own constructor's
-default and the pipeline of the paper's table, Wang et al. 2025, App. Table 3); nothing else
+default and the pipeline that the environment table of Wang et al. 2025 gives it: see
+``shared/reference/paper.md``, "Environments (online, Brax)"); nothing else
 changes.
 
 Raises:
@@ -67,7 +68,7 @@ def main(argv: list[str]) -> None:
 
     original = evaluator.CrlEvaluator.run_evaluation
 
-    def run_evaluation(self, training_state, training_metrics, *a, **k):  # noqa: ANN001
+    def run_evaluation(self, training_state, training_metrics, *a, **k):
         metrics = original(self, training_state, training_metrics, *a, **k)
         row = {name: _scalar(v) for name, v in metrics.items()}
         row["wall_s"] = time.time() - start
