@@ -6,7 +6,9 @@ results; the harness runs brax 0.14 / mujoco 3.x / jax 0.10 where the reference 
 steps both, each in its own venv, from the same states under the same actions::
 
     python benchmarks/reference/physics.py --reference PATH/TO/scaling-crl \\
-        [--envs ant humanoid ...] [--long-envs 128] [--long-steps 1000] [--json OUT.json]
+        [--envs ant humanoid ...] [--long-envs 128] [--long-steps 1000] [--json OUT.json] \\
+        [--cache DIR]
+    python benchmarks/reference/physics.py table OUT.json    # the markdown table of the docs
 
 For each env (:data:`ENVS`, every env of the issue that the reference defines):
 
@@ -20,8 +22,9 @@ For each env (:data:`ENVS`, every env of the issue that the reference defines):
    it exceeds 1e-3.
 2. **Long horizon**: ``--long-envs`` envs x ``--long-steps`` steps under one fixed random policy
    (the same U(-1, 1) actions on both sides) from copied resets (the arm: each side's own resets,
-   its models differ). Distributions per env: torso height (all steps), displacement of the
-   torso from its start at the last step, speed (torso planar velocity, all steps), time to
+   its models differ). Distributions over the envs (one value per env, so that the samples are
+   independent): mean torso height, displacement of the
+   torso from its start at the last step, mean speed (torso planar velocity), time to
    fall (first step out of the healthy z range, the horizon if never), steps near a wall
    (torso centre within the robot's half-width plus 0.1 m of a wall box: a geometric proxy of a
    wall contact, the same function on both sides), for the reacher the fingertip's distance to
@@ -344,13 +347,18 @@ def near_wall_steps(env: Any, xy: np.ndarray, half_width: float) -> np.ndarray:
 
 
 def long_metrics(case: EnvCase, env: Any, obs: np.ndarray, goal: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Samples of the long-horizon quantities from ``obs[:, :, LONG_INDEX[kind]]``."""
+    """Samples of the long-horizon quantities from ``obs[:, :, long_index(case)]``.
+
+    One value per env (``[n]``): a quantity observed at every step enters as its mean over the
+    episode, so that the samples are independent (steps of one env are not) and the
+    two-sample tests hold their level.
+    """
     out: dict[str, np.ndarray] = {}
     if case.kind in ("ant", "humanoid"):
         pos, vel = obs[..., 0:3], obs[..., 3:5]
-        out["torso_height"] = pos[..., 2]
+        out["torso_height"] = pos[..., 2].mean(0)
         out["displacement"] = np.hypot(*(pos[-1, :, :2] - pos[0, :, :2]).T)
-        out["speed"] = np.hypot(vel[..., 0], vel[..., 1])
+        out["speed"] = np.hypot(vel[..., 0], vel[..., 1]).mean(0)
         lo, hi = case.healthy_z or (-np.inf, np.inf)
         fallen = (pos[..., 2] < lo) | (pos[..., 2] > hi) | ~np.isfinite(pos[..., 2])
         out["time_to_fall"] = np.where(fallen.any(0), fallen.argmax(0), fallen.shape[0]).astype(float)
@@ -358,12 +366,12 @@ def long_metrics(case: EnvCase, env: Any, obs: np.ndarray, goal: np.ndarray | No
             out["near_wall_steps"] = near_wall_steps(env, pos[..., :2], case.half_width).astype(float)
     elif case.kind == "reacher":
         tip = obs[..., 0:3]
-        out["fingertip_goal_distance"] = np.linalg.norm(tip - goal[None], axis=-1)
-        out["fingertip_speed"] = np.linalg.norm(obs[..., 3:6], axis=-1)
+        out["fingertip_goal_distance"] = np.linalg.norm(tip - goal[None], axis=-1).mean(0)
+        out["fingertip_speed"] = np.linalg.norm(obs[..., 3:6], axis=-1).mean(0)
     else:
         cube = obs[..., 0:3]
         out["cube_displacement"] = np.linalg.norm(cube[-1] - cube[0], axis=-1)
-        out["cube_height"] = cube[..., 2]
+        out["cube_height"] = cube[..., 2].mean(0)
         out["gripper_travel"] = np.linalg.norm(np.diff(obs[..., 3:6], axis=0), axis=-1).sum(0)
     return out
 
@@ -491,7 +499,50 @@ def print_record(rec: Mapping[str, Any]) -> None:
     print(f"  env steps/s at batch 256: harness {sp['harness']:,.0f}  reference {sp['reference']:,.0f}")
 
 
+def markdown(records: Sequence[Mapping[str, Any]]) -> str:
+    """The records as the markdown table of docs/fidelity.md ("Physics side by side")."""
+    lines = [
+        "| env | reference env (pipeline, env step) | short horizon: largest \\|diff\\| over "
+        f"{SHORT_STEPS} steps, worst case, per block | long horizon: harness / reference mean "
+        "(Cohen's d, KS p) | env steps/s at batch 256, harness / reference | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rec in records:
+        if rec.get("verdict") == "failed":
+            lines.append(f"| {rec['env']} | | | | | failed: {rec['error'][:120]} |")
+            continue
+        meta = rec["reference_meta"]
+        blocks: dict[str, float] = {}
+        nan_ref: set[str] = set()
+        for rows in rec["short"].values():
+            for block, row in rows.items():
+                blocks[block] = max(blocks.get(block, 0.0), row["max_abs"])
+                if not row["reference_finite"]:
+                    nan_ref.add(block)
+        short = ", ".join(
+            f"{b} {v:.1e}" + (" (ref. NaN)" if b in nan_ref else "") for b, v in blocks.items()
+        ) or "not comparable (different models)"
+        long = "; ".join(
+            f"{k.replace('_', ' ')} {m['mean_h']:.3g} / {m['mean_r']:.3g} "
+            f"({m['d']:+.2f}, {m['ks_p']:.2g})"
+            + (f", ref. non-finite {m['nonfinite_r']:.0%}" if m["nonfinite_r"] else "")
+            for k, m in rec["long"].items()
+        )
+        sp = rec["env_steps_per_s_batch256"]
+        lines.append(
+            f"| {rec['env']} | {meta['class']} ({meta['backend']}, {meta['dt']:.3g} s) | {short} "
+            f"| {long} | {sp['harness']:,.0f} / {sp['reference']:,.0f} | {rec['verdict']} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["table"]:  # physics.py table OUT.json [OUT2.json ...]: markdown of records
+        records = [r for path in argv[1:] for r in json.loads(Path(path).read_text())["records"]]
+        print(markdown(records))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", required=True, type=Path)
     parser.add_argument("--venv", type=Path, default=ROOT / ".reference-venv")
