@@ -77,7 +77,9 @@ def reference_args(spec: Any, seed: int) -> list[str]:
         raise SystemExit(f"{spec.name}: the reference runs CRL, swish, residual, repr_dim 64 only")
     sgd = algo.utd * per_iter
     if abs(sgd - round(sgd)) > 1e-6:
-        raise SystemExit(f"{spec.name}: algo.utd * {per_iter} = {sgd} is not a whole SGD step count")
+        raise SystemExit(
+            f"{spec.name}: algo.utd * {per_iter} = {sgd} is not a whole SGD step count"
+        )
     total = data.min_replay_per_env * data.num_envs + iterations * per_iter
     return [
         "--env_id", env.id, "--eval_env_id", env.eval_id or env.id,
@@ -119,8 +121,14 @@ def run_reference(ns: argparse.Namespace) -> int:
         if log.exists() and not ns.force:
             print(f"seed {seed}: {log} exists (--force to run it again)")
             continue
-        cmd = [str(py), str(HERE / "ref_train.py"), "--reference", str(ns.reference.resolve()),
-               "--log", str(log.resolve())]
+        cmd = [
+            str(py),
+            str(HERE / "ref_train.py"),
+            "--reference",
+            str(ns.reference.resolve()),
+            "--log",
+            str(log.resolve()),
+        ]
         if spec.env.id == "reacher":
             cmd += ["--reacher-pipeline", "generalized"]
         cmd += ["--", *reference_args(spec, seed)]
@@ -130,8 +138,13 @@ def run_reference(ns: argparse.Namespace) -> int:
         print(f"seed {seed}: {' '.join(cmd)}", flush=True)
         t0 = time.time()
         with open(out / f"seed{seed}.log", "w") as f:
-            done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, timeout=ns.timeout,
-                                  env={**os.environ, "JAX_PLATFORMS": "cpu"})
+            done = subprocess.run(
+                cmd,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                timeout=ns.timeout,
+                env={**os.environ, "JAX_PLATFORMS": "cpu"},
+            )
         if done.returncode == 0 and tmp.exists():
             tmp.rename(log)  # only a finished run leaves seed<N>.jsonl
             print(f"seed {seed}: done in {time.time() - t0:.0f} s", flush=True)
@@ -192,8 +205,13 @@ def _mean_ci(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarr
             if np.ptp(y[:, j]) == 0:
                 lo[j] = hi[j] = y[0, j]
                 continue
-            r = stats.bootstrap((y[:, j],), np.mean, n_resamples=9999, method="percentile",
-                                rng=np.random.default_rng(j))
+            r = stats.bootstrap(
+                (y[:, j],),
+                np.mean,
+                n_resamples=9999,
+                method="percentile",
+                rng=np.random.default_rng(j),
+            )
             lo[j], hi[j] = r.confidence_interval
     return y.mean(0), lo, hi
 
@@ -205,8 +223,10 @@ def report(ns: argparse.Namespace) -> int:
 
     spec = load_spec(ns.spec)
     last_k = spec.eval.last_k
-    sides = {"harness": harness_curves(ns.results, spec.name),
-             "reference": reference_curves(ns.results, spec.name)}
+    sides = {
+        "harness": harness_curves(ns.results, spec.name),
+        "reference": reference_curves(ns.results, spec.name),
+    }
     for side, runs in sides.items():
         if not runs:
             raise SystemExit(f"no finished {side} runs of {spec.name} under {ns.results}")
@@ -225,14 +245,18 @@ def report(ns: argparse.Namespace) -> int:
             "final_env_steps": steps, "wall_s": walls,
             "env_steps_per_wall_s": [a / b for a, b in zip(steps, walls, strict=True)],
         }  # fmt: skip
-        print(f"{side:9s} seeds {seeds}: final time at goal (mean of last {last_k} evals) "
-              f"{np.round(final, 1).tolist()}  mean {mean:.1f} +- {se:.1f} (s.e.)  "
-              f"wall-clock {np.mean(walls) / 60:.1f} min per seed "
-              f"({np.mean(steps) / np.mean(walls):.0f} env steps/s, compile included)")
+        print(
+            f"{side:9s} seeds {seeds}: final time at goal (mean of last {last_k} evals) "
+            f"{np.round(final, 1).tolist()}  mean {mean:.1f} +- {se:.1f} (s.e.)  "
+            f"wall-clock {np.mean(walls) / 60:.1f} min per seed "
+            f"({np.mean(steps) / np.mean(walls):.0f} env steps/s, compile included)"
+        )
     poi, (lo, hi) = poi_ci([(finals["harness"], finals["reference"])])
     summary["p_harness_gt_reference"] = {"point": poi, "ci95": [lo, hi]}
-    print(f"P(harness > reference) = {poi:.2f}  95 % CI [{lo:.2f}, {hi:.2f}]  "
-          f"(stratified bootstrap over seeds; 0.5 = no difference)")
+    print(
+        f"P(harness > reference) = {poi:.2f}  95 % CI [{lo:.2f}, {hi:.2f}]  "
+        f"(stratified bootstrap over seeds; 0.5 = no difference)"
+    )
     _plot(sides, spec, ns.out)
     print(f"figure: {ns.out}")
     if ns.json:
@@ -258,8 +282,11 @@ def _plot(sides: dict[str, dict[int, dict[str, Any]]], spec: Any, out: Path) -> 
     ax.set_xlabel("env steps")
     ax.set_ylabel(f"time at goal (steps of {spec.env.episode_length})")
     net = spec.network
-    ax.set_title(f"{spec.env.id}: depth {net.critic_depth}, width {net.width}, "
-                 f"{spec.data.num_envs} envs, batch {spec.algo.batch_size}", fontsize=10)
+    ax.set_title(
+        f"{spec.env.id}: depth {net.critic_depth}, width {net.width}, "
+        f"{spec.data.num_envs} envs, batch {spec.algo.batch_size}",
+        fontsize=10,
+    )
     ax.legend(title="mean, 95 % bootstrap CI", fontsize=8, title_fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -278,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     ref.add_argument("--timeout", type=float, default=4 * 3600.0, help="seconds per seed")
     ref.add_argument("--force", action="store_true", help="rerun seeds that have a log")
     rep = sub.add_parser("report", help="figure and statistics of both sides")
-    rep.add_argument("--out", type=Path, default=ROOT / "docs" / "figures" / "learning_side_by_side.png")
+    rep.add_argument(
+        "--out", type=Path, default=ROOT / "docs" / "figures" / "learning_side_by_side.png"
+    )
     rep.add_argument("--json", type=Path)
     for p in (ref, rep):
         p.add_argument("--spec", required=True, type=Path)

@@ -124,7 +124,10 @@ ENVS: dict[str, EnvCase] = {
         EnvCase("arm_binpick_hard", "arm", _ARM_BLOCKS, copy_state=False),
         EnvCase("reacher", "reacher", _REACHER_BLOCKS),
         EnvCase(
-            "reacher", "reacher", _REACHER_BLOCKS, ref_pipeline="generalized",
+            "reacher",
+            "reacher",
+            _REACHER_BLOCKS,
+            ref_pipeline="generalized",
             label="reacher@generalized",
         ),
     )
@@ -150,7 +153,9 @@ def actions_for(case: str, steps: int, n: int, dim: int, seed: int) -> np.ndarra
     raise ValueError(f"unknown action case {case!r}")
 
 
-def wall_start(env: Any, q: np.ndarray, qd: np.ndarray, half_width: float) -> tuple[np.ndarray, np.ndarray]:
+def wall_start(
+    env: Any, q: np.ndarray, qd: np.ndarray, half_width: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Move each torso next to a wall of its cell and send it there at 2 m/s (module docstring).
 
     Args:
@@ -246,7 +251,9 @@ def harness_rollout(
 # ---- the reference side ---------------------------------------------------------------------
 
 
-def to_reference(case: EnvCase, q: np.ndarray, qd: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_reference(
+    case: EnvCase, q: np.ndarray, qd: np.ndarray, goal: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The harness's ``q``, ``qd`` in the reference model's layout (the ant's target appended)."""
     if case.ref_q_extra:
         q = np.concatenate([q, goal[:, : case.ref_q_extra]], axis=1)
@@ -265,7 +272,12 @@ def _inputs_digest(case: EnvCase, arrays: Mapping[str, Any], cases: list[str]) -
 
 
 def run_reference(
-    py: Path, reference: Path, case: EnvCase, arrays: dict[str, Any], cases: list[str], timeout: float,
+    py: Path,
+    reference: Path,
+    case: EnvCase,
+    arrays: dict[str, Any],
+    cases: list[str],
+    timeout: float,
     cache: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``ref_physics.py`` on ``arrays``; returns its outputs (``meta`` decoded).
@@ -313,8 +325,14 @@ def compare_samples(h: np.ndarray, r: np.ndarray) -> dict[str, float]:
     nan_h, nan_r = float(np.mean(~np.isfinite(h))), float(np.mean(~np.isfinite(r)))
     h, r = h[np.isfinite(h)], r[np.isfinite(r)]
     if h.size < 2 or r.size < 2:
-        return {"ks_p": float("nan"), "d": float("nan"), "mean_h": float("nan"),
-                "mean_r": float("nan"), "nonfinite_h": nan_h, "nonfinite_r": nan_r}
+        return {
+            "ks_p": float("nan"),
+            "d": float("nan"),
+            "mean_h": float("nan"),
+            "mean_r": float("nan"),
+            "nonfinite_h": nan_h,
+            "nonfinite_r": nan_r,
+        }
     pooled = np.sqrt(0.5 * (h.var(ddof=1) + r.var(ddof=1)))
     d = float((h.mean() - r.mean()) / pooled) if pooled > 0 else 0.0
     return {
@@ -346,7 +364,9 @@ def near_wall_steps(env: Any, xy: np.ndarray, half_width: float) -> np.ndarray:
     return near.sum(axis=0)
 
 
-def long_metrics(case: EnvCase, env: Any, obs: np.ndarray, goal: np.ndarray | None) -> dict[str, np.ndarray]:
+def long_metrics(
+    case: EnvCase, env: Any, obs: np.ndarray, goal: np.ndarray | None
+) -> dict[str, np.ndarray]:
     """Samples of the long-horizon quantities from ``obs[:, :, long_index(case)]``.
 
     One value per env (``[n]``): a quantity observed at every step enters as its mean over the
@@ -361,9 +381,13 @@ def long_metrics(case: EnvCase, env: Any, obs: np.ndarray, goal: np.ndarray | No
         out["speed"] = np.hypot(vel[..., 0], vel[..., 1]).mean(0)
         lo, hi = case.healthy_z or (-np.inf, np.inf)
         fallen = (pos[..., 2] < lo) | (pos[..., 2] > hi) | ~np.isfinite(pos[..., 2])
-        out["time_to_fall"] = np.where(fallen.any(0), fallen.argmax(0), fallen.shape[0]).astype(float)
+        out["time_to_fall"] = np.where(fallen.any(0), fallen.argmax(0), fallen.shape[0]).astype(
+            float
+        )
         if getattr(env, "maze", None) is not None:
-            out["near_wall_steps"] = near_wall_steps(env, pos[..., :2], case.half_width).astype(float)
+            out["near_wall_steps"] = near_wall_steps(env, pos[..., :2], case.half_width).astype(
+                float
+            )
     elif case.kind == "reacher":
         tip = obs[..., 0:3]
         out["fingertip_goal_distance"] = np.linalg.norm(tip - goal[None], axis=-1).mean(0)
@@ -391,15 +415,23 @@ def long_index(case: EnvCase) -> list[int]:
 
 
 def compare_env(
-    case: EnvCase, py: Path, reference: Path, long_envs: int, long_steps: int, timeout: float,
-    log: Callable[[str], None], cache: Path | None = None,
+    case: EnvCase,
+    py: Path,
+    reference: Path,
+    long_envs: int,
+    long_steps: int,
+    timeout: float,
+    log: Callable[[str], None],
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Both sides of one env; returns the record printed and written to ``--json``."""
     env = harness_env(case)
     adim = env.action_size
     obs_dim = env.observation_size
     arrays: dict[str, Any] = {}
-    short_cases = ["zeros", "random", "sine"] + (["wall"] if getattr(env, "maze", None) is not None else [])
+    short_cases = ["zeros", "random", "sine"] + (
+        ["wall"] if getattr(env, "maze", None) is not None else []
+    )
     starts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     if case.copy_state:
         for i, name in enumerate(short_cases):
@@ -425,13 +457,17 @@ def compare_env(
     record: dict[str, Any] = {"env": case.name, "short": {}, "long": {}}
     t0 = time.perf_counter()
     arrays["long/actions"] = actions_for("long", long_steps, long_envs, adim, seed=11)
-    ref = run_reference(py, reference, case, arrays, [*short_cases, "long", "speed"], timeout, cache)
+    ref = run_reference(
+        py, reference, case, arrays, [*short_cases, "long", "speed"], timeout, cache
+    )
     record["reference_meta"] = ref["meta"]
     record["reference_seconds"] = time.perf_counter() - t0
     log(f"{case.name}: reference done in {record['reference_seconds']:.0f} s")
     # Short horizon.
     for name in short_cases:
-        h_obs, _ = harness_rollout(env, arrays[f"{name}/actions"], range(obs_dim), starts[name], seed=0)
+        h_obs, _ = harness_rollout(
+            env, arrays[f"{name}/actions"], range(obs_dim), starts[name], seed=0
+        )
         r_obs = ref[f"{name}/obs"]
         rows = {}
         for block, (a, b) in case.blocks.items():
@@ -446,7 +482,8 @@ def compare_env(
             }
         record["short"][name] = rows
     # Long horizon.
-    h_actions = arrays["long/actions"]  # both arms take 5-d actions (scaling-crl arm_*.py: action_size)
+    # Both arms take 5-d actions (scaling-crl arm_*.py: action_size).
+    h_actions = arrays["long/actions"]
     h_start = (lq, lqd, lgoal) if case.copy_state else None
     h_long, h_seconds = harness_rollout(env, h_actions, long_index(case), h_start, seed=200)
     r_long = ref["long/obs"]
@@ -484,19 +521,30 @@ def verdict(record: Mapping[str, Any]) -> str:
 
 
 def print_record(rec: Mapping[str, Any]) -> None:
-    print(f"\n== {rec['env']}: {rec['verdict']}  (reference {rec['reference_meta']['class']}, "
-          f"{rec['reference_meta']['backend']}, dt {rec['reference_meta']['dt']:.4g} s)")
+    print(
+        f"\n== {rec['env']}: {rec['verdict']}  (reference {rec['reference_meta']['class']}, "
+        f"{rec['reference_meta']['backend']}, dt {rec['reference_meta']['dt']:.4g} s)"
+    )
     for name, rows in rec["short"].items():
-        parts = [f"{b} {r['max_abs']:.2e}" + ("" if r["reference_finite"] else " (ref NaN)")
-                 for b, r in rows.items()]
+        parts = [
+            f"{b} {r['max_abs']:.2e}" + ("" if r["reference_finite"] else " (ref NaN)")
+            for b, r in rows.items()
+        ]
         print(f"  short/{name:7s} max |diff| over {SHORT_STEPS} steps: " + ", ".join(parts))
     for k, m in rec["long"].items():
-        print(f"  long/{k:24s} harness {m['mean_h']:10.4g}  reference {m['mean_r']:10.4g}  "
-              f"d {m['d']:+.3f}  KS p {m['ks_p']:.3g}"
-              + (f"  non-finite h {m['nonfinite_h']:.2f} r {m['nonfinite_r']:.2f}"
-                 if m["nonfinite_h"] or m["nonfinite_r"] else ""))
+        print(
+            f"  long/{k:24s} harness {m['mean_h']:10.4g}  reference {m['mean_r']:10.4g}  "
+            f"d {m['d']:+.3f}  KS p {m['ks_p']:.3g}"
+            + (
+                f"  non-finite h {m['nonfinite_h']:.2f} r {m['nonfinite_r']:.2f}"
+                if m["nonfinite_h"] or m["nonfinite_r"]
+                else ""
+            )
+        )
     sp = rec["env_steps_per_s_batch256"]
-    print(f"  env steps/s at batch 256: harness {sp['harness']:,.0f}  reference {sp['reference']:,.0f}")
+    print(
+        f"  env steps/s at batch 256: harness {sp['harness']:,.0f}  reference {sp['reference']:,.0f}"
+    )
 
 
 def markdown(records: Sequence[Mapping[str, Any]]) -> str:
@@ -519,9 +567,12 @@ def markdown(records: Sequence[Mapping[str, Any]]) -> str:
                 blocks[block] = max(blocks.get(block, 0.0), row["max_abs"])
                 if not row["reference_finite"]:
                     nan_ref.add(block)
-        short = ", ".join(
-            f"{b} {v:.1e}" + (" (ref. NaN)" if b in nan_ref else "") for b, v in blocks.items()
-        ) or "not comparable (different models)"
+        short = (
+            ", ".join(
+                f"{b} {v:.1e}" + (" (ref. NaN)" if b in nan_ref else "") for b, v in blocks.items()
+            )
+            or "not comparable (different models)"
+        )
         long = "; ".join(
             f"{k.replace('_', ' ')} {m['mean_h']:.3g} / {m['mean_r']:.3g} "
             f"({m['d']:+.2f}, {m['ks_p']:.2g})"
@@ -565,9 +616,16 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for name in args.envs:
         try:
-            rec = compare_env(ENVS[name], py, args.reference.resolve(), args.long_envs,
-                              args.long_steps, args.timeout, lambda m: print(m, flush=True),
-                              args.cache)
+            rec = compare_env(
+                ENVS[name],
+                py,
+                args.reference.resolve(),
+                args.long_envs,
+                args.long_steps,
+                args.timeout,
+                lambda m: print(m, flush=True),
+                args.cache,
+            )
         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as err:
             failed += 1
             print(f"\n== {name}: FAILED: {err}", flush=True)
