@@ -171,9 +171,11 @@ def harness_curves(results: Path, spec_name: str) -> dict[int, dict[str, Any]]:
             continue
         seed = int(d["seed"][rows[0]])
         order = sorted(rows, key=lambda i: d["env_steps"][i])
+        random = [d["value"][i] for i, m in enumerate(d["metric"]) if m == "random/time_at_goal"]
         out[seed] = {
             "steps": np.array([d["env_steps"][i] for i in order], float),
             "time_at_goal": np.array([d["value"][i] for i in order], float),
+            "random_time_at_goal": random[0] if random else None,
             "wall_s": float(run["wall_s"]),  # the whole run: start-up and compilation included
         }
     return out
@@ -251,6 +253,15 @@ def report(ns: argparse.Namespace) -> int:
             f"wall-clock {np.mean(walls) / 60:.1f} min per seed "
             f"({np.mean(steps) / np.mean(walls):.0f} env steps/s, compile included)"
         )
+    harness = sides["harness"]
+    untrained = [r["time_at_goal"][0] for r in harness.values()]
+    randoms = [r["random_time_at_goal"] for r in harness.values() if r["random_time_at_goal"]]
+    summary["harness_untrained_actor"] = untrained  # the evaluation after the prefill
+    summary["random_policy"] = randoms
+    print(
+        f"harness, untrained actor (evaluation after the prefill): {np.mean(untrained):.1f}; "
+        f"uniform random policy: {np.mean(randoms):.1f} (same eval env and episodes)"
+    )
     poi, (lo, hi) = poi_ci([(finals["harness"], finals["reference"])])
     summary["p_harness_gt_reference"] = {"point": poi, "ci95": [lo, hi]}
     print(
@@ -279,6 +290,10 @@ def _plot(sides: dict[str, dict[int, dict[str, Any]]], spec: Any, out: Path) -> 
         label = f"{side} ({len(seeds)} seeds)"
         ax.plot(steps, mean, color=color, marker="o", ms=3, label=label)
         ax.fill_between(steps, lo, hi, color=color, alpha=0.25, lw=0)
+    randoms = [r["random_time_at_goal"] for r in sides["harness"].values()]
+    randoms = [x for x in randoms if x is not None]
+    if randoms:
+        ax.axhline(float(np.mean(randoms)), color="grey", ls="--", lw=1, label="random policy")
     ax.set_xlabel("env steps")
     ax.set_ylabel(f"time at goal (steps of {spec.env.episode_length})")
     net = spec.network
