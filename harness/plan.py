@@ -69,7 +69,8 @@ def run_id(config: RunConfig) -> str:
     as ``window`` (``iid`` was the only behaviour before the field existed); offline
     runs on OGBench data also ``env.contacts``, ``env.cell_jitter`` and ``env.goal_max_cells``
     (no Brax env);
-    ``algo.tanh_log_det`` enters only for CRL with its SAC-style actor (the one that reads it).
+    ``algo.tanh_log_det`` enters only for CRL with its SAC-style actor (the one that reads it);
+    ``eval.record_episodes`` only when not 0 (recording episodes changes what a run writes).
     """
     dump = config.model_dump(mode="json", exclude_none=True)
     # Where an offline dataset lies is not what a run computes (its name is): moving the files
@@ -91,6 +92,9 @@ def run_id(config: RunConfig) -> str:
         if config.data.resolved_source == "ogbench":
             for option in ("contacts", "cell_jitter", "goal_max_cells"):
                 dump["env"].pop(option, None)
+    # eval.record_episodes: 0 (none) was the only behaviour before the field existed.
+    if not dump["eval"].get("record_episodes"):
+        dump["eval"].pop("record_episodes", None)
     canonical = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
