@@ -54,8 +54,9 @@ WALL_CONTACT_TOL_M = 0.02
 """A maze step touches a wall when the root's horizontal distance to the nearest wall cell is
 below the robot's clearance (:attr:`envs.robots.Robot.clearance`) plus this (metres)."""
 SEGMENT_SAMPLES = 512
-"""Points along the straight start-goal line that mark the cells it crosses (:func:`line_cells`);
-at most a cell size / 500 apart in the largest layout, 12 x 9 cells."""
+"""Points along the straight start-goal line that mark the cells it crosses
+(:meth:`MazeGeometry.line_cells`): 0.03 cells apart on the longest line of the largest layout
+(the 9 x 12 hardest maze, 15 cells corner to corner)."""
 UPRIGHT_TILT_DEG = 45.0
 """The humanoid is upright when its torso height lies in the robot's ``healthy_z_range`` and its
 torso's up axis is tilted less than this from vertical (degrees)."""
