@@ -385,6 +385,26 @@ def _env_id(args: argparse.Namespace) -> str | None:
     return str(args.env_id)
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    """``harness render RUN --episode K --out FILE``: exit 2 when it cannot start (no GL
+    backend, a format it cannot write, a run without episodes), 1 when rendering fails."""
+    from harness.render import RenderError, render_run
+
+    try:
+        done = render_run(Path(args.run), args.episode, Path(args.out), args.width, args.height)
+    except RenderError as exc:
+        _err.print(f"harness render: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        _err.print(
+            f"harness render: failed: {lines[-1] if lines else done.returncode}", markup=False
+        )
+        return EXIT_FAILED
+    _out.print(done.stdout.strip(), markup=False)
+    return EXIT_OK
+
+
 def cmd_envs(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -533,6 +553,21 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.report.cli import add_report_parser
 
     add_report_parser(sub)
+
+    p = sub.add_parser(
+        "render",
+        help="a video of a run's recorded episode (MuJoCo offscreen: EGL or OSMesa)",
+        description="Roll the run's final policy out again on its recorded episode's start "
+        "and goal (eval.record_episodes) and draw every step with MuJoCo's offscreen "
+        "renderer (headless: MUJOCO_GL=egl or osmesa; both are tried). .gif needs nothing "
+        "more; .mp4 needs imageio-ffmpeg (not in the lock).",
+    )
+    p.add_argument("run", metavar="RUN", help="a run folder (results/<spec>/<run_id>)")
+    p.add_argument("--episode", type=int, default=0, metavar="K", help="episode (default 0)")
+    p.add_argument("--out", required=True, metavar="FILE", help="FILE.gif or FILE.mp4")
+    p.add_argument("--width", type=int, default=480, help="pixels (default 480)")
+    p.add_argument("--height", type=int, default=360, help="pixels (default 360)")
+    p.set_defaults(func=cmd_render)
 
     from harness.bench.cli import add_bench_parser
 

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from harness import datasets
+from harness import behaviour, datasets
 from harness.agents.crl import CRL
 from harness.agents.gcbc import GCBC
 from harness.batches import Batch
@@ -425,7 +425,7 @@ class OfflineTrainer:
         metrics = self.evaluator.evaluate(
             actor_params, jax.random.PRNGKey(seed), jnp.asarray(random_policy)
         )
-        return {k: float(v) for k, v in jax.device_get(metrics).items()}
+        return behaviour.defined({k: float(v) for k, v in jax.device_get(metrics).items()})
 
 
 def train_offline(

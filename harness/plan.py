@@ -69,7 +69,8 @@ def run_id(config: RunConfig) -> str:
     as ``window`` (``iid`` was the only behaviour before the field existed); offline
     runs on OGBench data also ``env.contacts``, ``env.cell_jitter`` and ``env.goal_max_cells``
     (no Brax env);
-    ``algo.tanh_log_det`` enters only for CRL with its SAC-style actor (the one that reads it).
+    ``algo.tanh_log_det`` enters only for CRL with its SAC-style actor (the one that reads it);
+    ``eval.record_episodes`` only when not 0 (recording episodes changes what a run writes).
     An env whose physics a fix changed after results were recorded
     (``envs.EnvInfo.physics_revision`` nonzero) adds ``env.physics_revision`` to every run that
     simulates it (all but offline runs on OGBench data).
@@ -94,6 +95,9 @@ def run_id(config: RunConfig) -> str:
         if config.data.resolved_source == "ogbench":
             for option in ("contacts", "cell_jitter", "goal_max_cells"):
                 dump["env"].pop(option, None)
+    # eval.record_episodes: 0 (none) was the only behaviour before the field existed.
+    if not dump["eval"].get("record_episodes"):
+        dump["eval"].pop("record_episodes", None)
     simulated = dump["data"]["mode"] == "online" or config.data.resolved_source != "ogbench"
     revision = envs.info(config.env.id).physics_revision if simulated else 0
     if revision:

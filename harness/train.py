@@ -35,6 +35,7 @@ import numpy as np
 from flax import struct
 
 import envs
+from harness import behaviour
 from harness import enable_compilation_cache as enable_compilation_cache  # re-exported
 from harness.agents import Agent, batch_kind, make_agent
 from harness.checkpoint import Checkpointer, save_params
@@ -154,6 +155,8 @@ class Trainer:
         self._step = self.env.vmap(self.env.step)
         self._eval_reset = self.eval_env.vmap(self.eval_env.reset)
         self._eval_step = self.eval_env.vmap(self.eval_env.step)
+        self.probe = behaviour.Probe(self.eval_env)
+        self._record_jit: Any = None
         # Programs that step an env take its XLA options (the MJX arm tasks need one on the
         # CPU: envs/arm.py); the update never touches the env.
         env_options = {**self.env.compiler_options, **self.eval_env.compiler_options} or None
@@ -329,6 +332,48 @@ class Trainer:
         )
         return ts, metrics
 
+    def _rollout(
+        self,
+        actor_params: Any,
+        key: jax.Array,
+        random_policy: jax.Array,
+        n: int,
+        keep_q: bool = False,
+    ) -> tuple[dict[str, jax.Array], dict[str, jax.Array], jax.Array, jax.Array, jax.Array]:
+        """``n`` evaluation episodes of ``episode_length`` steps in the eval env.
+
+        ``keep_q`` (static) adds each step's joint positions to the probe (``q``
+        ``[n, q_size]``): what :mod:`harness.render` draws.
+
+        Returns:
+            ``(first, steps, success, dist, alive)``: the :class:`harness.behaviour.Probe` of
+            the reset states (entries ``[n, ...]``) and after every step (``[T, n, ...]``),
+            and ``[T, n]`` success, distance to the goal (metres) and alive flags, as
+            :func:`episode_metrics` reads them.
+        """
+        k_reset, k_act = jax.random.split(key)
+        state = self._eval_reset(jax.random.split(k_reset, n))
+
+        def probe(state: Any) -> dict[str, jax.Array]:
+            out = self.probe(state)
+            return {**out, "q": state.pipeline_state.q} if keep_q else out
+
+        def step(
+            carry: tuple[Any, jax.Array], k: jax.Array
+        ) -> tuple[tuple[Any, jax.Array], tuple[Any, ...]]:
+            state, alive = carry
+            uniform = jax.random.uniform(k, (n, self.action_dim), minval=-1.0, maxval=1.0)
+            policy = self.agent.act(actor_params, state.obs, k, deterministic=True)
+            action = jnp.where(random_policy, uniform, policy)
+            nxt = self._eval_step(state, action)
+            alive_next = alive * (1.0 - (nxt.done > 0))
+            out = (probe(nxt), nxt.metrics["success"], nxt.metrics["dist"], alive)
+            return (nxt, alive_next), out
+
+        keys = jax.random.split(k_act, self.sched.episode_length)
+        _, (steps, success, dist, alive) = jax.lax.scan(step, (state, jnp.ones((n,))), keys)
+        return probe(state), steps, success, dist, alive
+
     def _evaluate(
         self, actor_params: Any, key: jax.Array, random_policy: jax.Array
     ) -> dict[str, jax.Array]:
@@ -339,28 +384,32 @@ class Trainer:
         Returns means over episodes of: ``time_at_goal`` (steps, out of episode_length, whose
         resulting state is within the success threshold while the robot is alive),
         ``success_any`` (fraction of episodes that reached the goal at least once),
-        ``dist_mean`` (mean distance to goal over alive steps) and ``alive_steps``.
+        ``dist_mean`` (mean distance to goal over alive steps) and ``alive_steps``, and the
+        behaviour metrics of :func:`harness.behaviour.behaviour_metrics` (``path_ratio`` and
+        ``height_moving_m`` NaN when undefined: :func:`harness.behaviour.defined`).
         ``random_policy`` (traced bool) evaluates uniform random actions instead (the
         baseline), with the same compiled function.
         """
         n = self.cfg.eval.num_envs
-        k_reset, k_act = jax.random.split(key)
-        state = self._eval_reset(jax.random.split(k_reset, n))
+        first, steps, success, dist, alive = self._rollout(actor_params, key, random_policy, n)
+        return {
+            **episode_metrics(success, dist, alive),
+            **self.probe.metrics(first, steps, success, alive),
+        }
 
-        def step(
-            carry: tuple[Any, jax.Array], k: jax.Array
-        ) -> tuple[tuple[Any, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]:
-            state, alive = carry
-            uniform = jax.random.uniform(k, (n, self.action_dim), minval=-1.0, maxval=1.0)
-            policy = self.agent.act(actor_params, state.obs, k, deterministic=True)
-            action = jnp.where(random_policy, uniform, policy)
-            nxt = self._eval_step(state, action)
-            alive_next = alive * (1.0 - (nxt.done > 0))
-            return (nxt, alive_next), (nxt.metrics["success"], nxt.metrics["dist"], alive)
+    def _record(self, actor_params: Any) -> tuple[Any, ...]:
+        """``eval.record_episodes`` deterministic episodes of the policy on the goals of
+        :func:`harness.behaviour.record_key` (the same for every run): :meth:`_rollout`'s
+        arrays, for :func:`harness.behaviour.episode_table`."""
+        n = self.cfg.eval.record_episodes
+        return self._rollout(actor_params, behaviour.record_key(), jnp.asarray(False), n)
 
-        keys = jax.random.split(k_act, self.sched.episode_length)
-        _, (success, dist, alive) = jax.lax.scan(step, (state, jnp.ones((n,))), keys)
-        return episode_metrics(success, dist, alive)
+    def record_episodes(self, actor_params: Any) -> Any:
+        """The recorded episodes of ``actor_params`` as a :class:`pyarrow.Table`
+        (:func:`harness.behaviour.episode_table`); bit-identical for the same parameters."""
+        if self._record_jit is None:
+            self._record_jit = jax.jit(self._record, compiler_options=self.compiler_options)
+        return behaviour.episode_table(*jax.device_get(self._record_jit(actor_params)))
 
 
 def episode_metrics(success: jax.Array, dist: jax.Array, alive: jax.Array) -> dict[str, jax.Array]:
@@ -597,11 +646,13 @@ def train_group(
         emit(
             0,
             [
-                {
-                    **seed_metrics(policy, i, "eval"),
-                    **seed_metrics(uniform, i, "random"),
-                    **diag0[i],
-                }
+                behaviour.defined(
+                    {
+                        **seed_metrics(policy, i, "eval"),
+                        **seed_metrics(uniform, i, "random"),
+                        **diag0[i],
+                    }
+                )
                 for i in range(n)
             ],
         )
@@ -639,7 +690,9 @@ def train_group(
                 policy = group.evaluate(ts, eval_keys[:, eval_index], False)
                 trained = {k: np.atleast_1d(v) for k, v in jax.device_get(train_metrics).items()}
                 metrics = [
-                    {**seed_metrics(policy, i, "eval"), **seed_metrics(trained, i, "train")}
+                    behaviour.defined(
+                        {**seed_metrics(policy, i, "eval"), **seed_metrics(trained, i, "train")}
+                    )
                     for i in range(n)
                 ]
                 for i in live():
@@ -688,4 +741,11 @@ def train_group(
                 from harness.datasets import save_replay
 
                 save_replay(Path(checkpoint_dirs[i]).parent / "replay.npz", seed_state.replay)
+            if cfgs[i].eval.record_episodes:  # issue 29: the final policy's behaviour
+                phase(f"recording {cfgs[i].eval.record_episodes} episodes")
+                behaviour.write_episodes(
+                    Path(checkpoint_dirs[i]).parent / behaviour.EPISODES_FILE,
+                    trainer.record_episodes(seed_state.agent.actor_params),
+                    behaviour.episode_meta(trainer.eval_env, sched.episode_length),
+                )
     return [failed.get(i, last[i]) for i in range(n)]

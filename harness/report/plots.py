@@ -646,7 +646,9 @@ def write_plots(
     Files in ``out_dir``: ``depth_figure_<env>.png`` (per ``(shallow, deep)`` pair of
     ``depth_ends``, :func:`plot_depth_figure`), ``depth_scaling_<env>.png`` (two or more
     depths), ``learning_curves_<env>.png``, ``width_vs_depth_<env>.png`` (two or more widths),
-    ``online_vs_offline.png`` (both data modes), ``value_map_<run_id>_goal_<x>_<y>.png``.
+    ``online_vs_offline.png`` (both data modes), ``value_map_<run_id>_goal_<x>_<y>.png``,
+    and :func:`harness.report.behaviour.behaviour_plots`: ``behaviour_vs_depth_<env>.png``
+    and ``paths_<env>_goal_<x>_<y>.png``.
     """
     out_dir = Path(out_dir)
     written: list[tuple[Path, str]] = []
@@ -672,6 +674,9 @@ def write_plots(
         made = plot_width_vs_depth(report, env_id, out_dir / f"width_vs_depth_{env_id}.png")
         if made:
             written.append((made, f"{env_id}: depth vs width at matched parameter counts"))
+    from harness.report.behaviour import behaviour_plots  # issue 29
+
+    written += behaviour_plots(report, out_dir)
     made = plot_online_offline(report, out_dir / "online_vs_offline.png")
     if made:
         written.append((made, "online vs offline: final score vs critic depth"))

@@ -313,6 +313,14 @@ class EvalSpec(_Section):
         description="Offline OGBench data: episodes per evaluation task (task_id 1..5); null "
         "= 50 (OGBench).",
     )
+    record_episodes: NonNegativeInt = Field(
+        0,
+        le=1024,
+        description="Deterministic episodes of the final policy kept in the run folder "
+        "(episodes.parquet: root position and orientation per step; the arm's cube and "
+        "gripper), on the same starts and goals for every run of the env (issue 29; "
+        "docs/results.md). 0 = none. Online runs only (offline runs record none).",
+    )
 
 
 class HardwareSpec(_Section):
