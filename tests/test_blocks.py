@@ -117,7 +117,7 @@ def test_scanned_form_equals_unrolled_form(name: str) -> None:
 @pytest.mark.parametrize("name", blocks.NAMES)
 def test_gradient_matches_finite_differences(name: str) -> None:
     """``jax.grad`` of a loss through the block against a central difference along a random
-    direction of all parameters (float32: a step of 1e-2, a tolerance of 2 %)."""
+    unit direction of all parameters (float32: a step of 3e-3, a tolerance of 1 %)."""
     mlp = _mlp(name, 8)
     params = mlp.init(jax.random.PRNGKey(2), _x())
     if name == "rezero":  # away from alpha = 0, where the branch's gradients are exactly 0
@@ -130,9 +130,9 @@ def test_gradient_matches_finite_differences(name: str) -> None:
 
     leaves, tree = jax.tree_util.tree_flatten(params)
     keys = jax.random.split(jax.random.PRNGKey(3), len(leaves))
-    direction = tree.unflatten(
-        [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves, strict=True)]
-    )
+    raw = [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves, strict=True)]
+    norm = jnp.sqrt(sum(jnp.sum(d * d) for d in raw))
+    direction = tree.unflatten([d / norm for d in raw])
     grad = jax.grad(loss)(params)
     analytic = sum(
         float(jnp.vdot(g, d))
@@ -140,12 +140,12 @@ def test_gradient_matches_finite_differences(name: str) -> None:
             jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(direction), strict=True
         )
     )
-    eps = 1e-2
+    eps = 3e-3
     plus = jax.tree_util.tree_map(lambda p, d: p + eps * d, params, direction)
     minus = jax.tree_util.tree_map(lambda p, d: p - eps * d, params, direction)
     numeric = (float(loss(plus)) - float(loss(minus))) / (2 * eps)
     assert abs(analytic) > 1e-3  # the check must see a gradient
-    assert analytic == pytest.approx(numeric, rel=2e-2, abs=1e-3)
+    assert analytic == pytest.approx(numeric, rel=1e-2, abs=1e-4)
     # Every parameter of the block gets a gradient.
     assert all(float(jnp.abs(g).max()) > 0 for g in jax.tree_util.tree_leaves(grad))
 
@@ -204,7 +204,7 @@ def test_rezero_is_its_input_layer_at_initialisation() -> None:
     params = deep.init(jax.random.PRNGKey(8), _x())
     assert params["params"]["blocks"]["alpha"].shape == (4,)
     np.testing.assert_array_equal(np.asarray(params["params"]["blocks"]["alpha"]), 0.0)
-    first = {"params": {"input": params["params"]["input"]}}
+    first = {"params": params["params"]["input"]}
     embed = blocks.get("rezero").embed(WIDTH, "swish", True, "float32")
     np.testing.assert_allclose(
         np.asarray(deep.apply(params, _x())), np.asarray(embed.apply(first, _x())), atol=1e-6
