@@ -1,15 +1,19 @@
 """Deep residual MLPs of Wang et al. 2025 (arXiv 2503.14858, Fig. 2), applied with a scan.
 
-Trunk: ``Dense(width) -> LayerNorm -> act``, then ``depth / 4`` residual blocks, each
-``4 x [Dense(width) -> LayerNorm -> act]`` with the block input added to the output of the 4th
-activation (nothing after the addition). Depth counts the Dense layers inside residual blocks.
+Trunk: an input layer, then ``depth / layers_per_block`` residual blocks of the kind
+``network.block`` names (:mod:`harness.blocks`). The paper's (``residual``, the default): input
+``Dense(width) -> LayerNorm -> act``, blocks of ``4 x [Dense(width) -> LayerNorm -> act]`` with
+the block input added to the output of the 4th activation (nothing after the addition). Depth
+counts the Dense layers inside residual blocks.
 
 The blocks' parameters are stacked on a leading axis and applied with ``flax.linen.scan``, so
 the XLA graph holds one block whatever the depth: compile time does not grow with depth (the
 reference implementation unrolls the layers in Python; see ``docs/benchmarks.md``).
 
 Kernels use variance scaling (scale 1/3, fan_in, uniform) and zero biases, as in JaxGCRL
-(Bortkiewicz et al. 2024, arXiv 2408.11052).
+(Bortkiewicz et al. 2024, arXiv 2408.11052). A block that keeps its weights on a constraint set
+(SimbaV2's unit sphere) declares a projection, which the agents apply after every optimiser step
+(:func:`apply_updates`, :func:`weight_projection`).
 """
 
 from __future__ import annotations
@@ -20,18 +24,30 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import optax
 
-from harness.spec import LAYERS_PER_BLOCK
+from harness import blocks
+from harness.blocks.layers import ACTIVATIONS, kernel_init
+from harness.blocks.residual import ResidualBlock
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOG_STD_MAX",
+    "LOG_STD_MIN",
+    "SCAN_SAVE_POLICY",
+    "Actor",
+    "Critic",
+    "ResidualBlock",
+    "ResidualMLP",
+    "apply_updates",
+    "encoder_param_count",
+    "kernel_init",
+    "param_count",
+    "weight_projection",
+]
 
 #: Bounds of the actor's log standard deviation (Wang et al. 2025, Sec. 4; JaxGCRL).
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
-
-ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "swish": nn.swish,
-    "relu": nn.relu,
-    "gelu": nn.gelu,
-    "tanh": jnp.tanh,
-}
 
 
 SCAN_SAVE_POLICY = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
@@ -39,76 +55,25 @@ SCAN_SAVE_POLICY = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
 Dense matmuls (``remat: true`` saves only the block inputs)."""
 
 
-def kernel_init() -> nn.initializers.Initializer:
-    """Variance scaling (1/3, fan_in, uniform), the reference initialiser."""
-    return nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform")
-
-
-def _dtype(name: str) -> Any:
-    return jnp.bfloat16 if name == "bfloat16" else jnp.float32
-
-
-class _Layer(nn.Module):
-    """Dense -> (LayerNorm) -> activation, float32 output ``[batch, width]``.
-
-    With ``dtype: bfloat16`` only the Dense matmul runs in bfloat16 (flax casts its input and
-    kernel); LayerNorm, the activation and the output are float32, so the residual stream (the
-    carry between blocks, summed over up to 256 blocks at depth 1024) keeps float32 precision.
-    """
-
-    width: int
-    activation: str
-    layer_norm: bool
-    dtype: str
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = nn.Dense(
-            self.width,
-            kernel_init=kernel_init(),
-            bias_init=nn.initializers.zeros,
-            dtype=_dtype(self.dtype),
-            param_dtype=jnp.float32,
-        )(x)
-        if self.layer_norm:
-            x = nn.LayerNorm(dtype=jnp.float32, param_dtype=jnp.float32)(x)
-        x = ACTIVATIONS[self.activation](x.astype(jnp.float32))
-        return x
-
-
-class ResidualBlock(nn.Module):
-    """``4 x [Dense -> LayerNorm -> act]`` plus the block input (when ``residual``).
-
-    Written as a scan body: ``(carry, None) -> (carry, None)`` with carry ``[batch, width]``.
-    """
-
-    width: int
-    activation: str
-    layer_norm: bool
-    residual: bool
-    dtype: str
-
-    @nn.compact
-    def __call__(self, x: jax.Array, _: Any = None) -> tuple[jax.Array, None]:
-        h = x
-        for _i in range(LAYERS_PER_BLOCK):
-            h = _Layer(self.width, self.activation, self.layer_norm, self.dtype)(h)
-        return (x + h if self.residual else h), None
-
-
 class ResidualMLP(nn.Module):
-    """Input layer, ``depth / 4`` scanned residual blocks, optional linear head.
-
+    """Input layer, ``depth / layers_per_block`` scanned residual blocks (4 layers per block
+    for the paper's), optional linear head.
     Attributes:
-        depth: Dense layers inside residual blocks (multiple of 4).
+        depth: Dense layers inside residual blocks (multiple of 4; of the block's
+            ``layers_per_block``).
         width: hidden width.
         out_dim: size of the final linear layer; ``None`` returns the trunk features.
         remat: recompute each block on the backward pass (``jax.checkpoint``), keeping only
             the block inputs. Without it a scanned block keeps its matmul outputs
             (:data:`SCAN_SAVE_POLICY`) and recomputes LayerNorm and the activation.
         scan: apply the blocks with ``flax.linen.scan`` (False: unrolled, the reference form).
+        block: the kind of residual block, a name of :data:`harness.blocks.NAMES` (it also
+            chooses the input layer).
 
     Call: ``x [batch, in_dim] -> [batch, out_dim]`` (or ``[batch, width]``), float32 output.
+
+    Raises:
+        ValueError: an unknown ``block`` (the spec refuses it first).
     """
 
     depth: int
@@ -120,11 +85,13 @@ class ResidualMLP(nn.Module):
     remat: bool = False
     dtype: str = "float32"
     scan: bool = True
+    block: str = blocks.DEFAULT
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = _Layer(self.width, self.activation, self.layer_norm, self.dtype, name="input")(x)
-        block: Any = ResidualBlock
+        kind = blocks.get(self.block)
+        x = kind.embed(self.width, self.activation, self.layer_norm, self.dtype, name="input")(x)
+        block: Any = kind.block
         if self.remat:
             block = nn.remat(block, prevent_cse=False)
         elif self.scan:
@@ -133,7 +100,7 @@ class ResidualMLP(nn.Module):
             # intermediate into a [num_blocks, ...] buffer, and on the CPU stacking all of them
             # made the scanned update slower than the unrolled one; see docs/benchmarks.md.
             block = nn.remat(block, prevent_cse=False, policy=SCAN_SAVE_POLICY)
-        num_blocks = self.depth // LAYERS_PER_BLOCK
+        num_blocks = self.depth // kind.layers_per_block
         if num_blocks and not self.scan:
             # The reference implementation's form: every block its own parameters and its own
             # copy in the XLA graph (compile time grows with depth). For benchmarks.
@@ -144,10 +111,11 @@ class ResidualMLP(nn.Module):
                     self.layer_norm,
                     self.residual,
                     self.dtype,
+                    num_blocks,
                     name=f"block_{index}",
                 )(x, None)
         elif num_blocks:
-            blocks = nn.scan(
+            scanned = nn.scan(
                 block,
                 variable_axes={"params": 0},
                 split_rngs={"params": True},
@@ -158,9 +126,10 @@ class ResidualMLP(nn.Module):
                 self.layer_norm,
                 self.residual,
                 self.dtype,
+                num_blocks,
                 name="blocks",
             )
-            x, _ = blocks(x, None)
+            x, _ = scanned(x, None)
         if self.out_dim is not None:
             x = nn.Dense(
                 self.out_dim,
@@ -190,6 +159,7 @@ class Actor(nn.Module):
     remat: bool = False
     dtype: str = "float32"
     scan: bool = True
+    block: str = blocks.DEFAULT
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -203,6 +173,7 @@ class Actor(nn.Module):
             self.remat,
             self.dtype,
             self.scan,
+            self.block,
             name="trunk",
         )(obs)
         zeros = nn.initializers.zeros
@@ -231,6 +202,7 @@ class Critic(nn.Module):
     remat: bool = False
     dtype: str = "float32"
     scan: bool = True
+    block: str = blocks.DEFAULT
 
     def setup(self) -> None:
         args = (
@@ -243,6 +215,7 @@ class Critic(nn.Module):
             self.remat,
             self.dtype,
             self.scan,
+            self.block,
         )
         self.sa_encoder = ResidualMLP(*args)
         self.g_encoder = ResidualMLP(*args)
@@ -267,16 +240,40 @@ def param_count(params: Any) -> int:
 
 
 def encoder_param_count(
-    in_dim: int, depth: int, width: int, out_dim: int | None, layer_norm: bool = True
+    in_dim: int,
+    depth: int,
+    width: int,
+    out_dim: int | None,
+    layer_norm: bool = True,
+    block: str = blocks.DEFAULT,
 ) -> int:
-    """Closed-form parameter count of a :class:`ResidualMLP` (no compile needed).
+    """Closed-form parameter count of a :class:`ResidualMLP` (no compile needed): the block's
+    trunk (:attr:`harness.blocks.BlockDef.trunk_param_count`) plus the linear head.
 
     Depth 64, width 256, humanoid state-action input (268 + 17) gives about 4.3 M, depth 1024
-    about 68 M (Wang et al. 2025, Sec. 5; ``shared/reference/paper.md``).
+    about 68 M with the paper's block (Wang et al. 2025, Sec. 5; ``shared/reference/paper.md``).
+
+    Raises:
+        ValueError: an unknown ``block``.
     """
-    ln = 2 * width if layer_norm else 0
-    count = in_dim * width + width + ln
-    count += depth * (width * width + width + ln)
+    count = blocks.get(block).trunk_param_count(in_dim, depth, width, layer_norm)
     if out_dim is not None:
         count += width * out_dim + out_dim
     return count
+
+
+def weight_projection(block: str) -> Callable[[Any], Any] | None:
+    """The projection ``params -> params`` that ``block`` applies after every optimiser step
+    (SimbaV2's kernels back onto the unit sphere), or None for blocks without one.
+
+    Raises:
+        ValueError: an unknown ``block``.
+    """
+    return blocks.get(block).project
+
+
+def apply_updates(params: Any, updates: Any, projection: Callable[[Any], Any] | None) -> Any:
+    """``optax.apply_updates`` followed by the block's weight projection, when it has one
+    (:func:`weight_projection`); without one this is ``optax.apply_updates`` exactly."""
+    params = optax.apply_updates(params, updates)
+    return params if projection is None else projection(params)

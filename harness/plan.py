@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import envs
+from harness import blocks
 from harness.agents import batch_kind
 from harness.lock import is_held
 from harness.networks import encoder_param_count
@@ -70,7 +71,9 @@ def run_id(config: RunConfig) -> str:
     runs on OGBench data also ``env.contacts``, ``env.cell_jitter`` and ``env.goal_max_cells``
     (no Brax env);
     ``algo.tanh_log_det`` enters only for CRL with its SAC-style actor (the one that reads it);
-    ``eval.record_episodes`` only when not 0 (recording episodes changes what a run writes).
+    ``eval.record_episodes`` only when not 0 (recording episodes changes what a run writes);
+    ``network.block`` only when it is not the paper's ``residual`` (the only block before the
+    field existed).
     An env whose physics a fix changed after results were recorded
     (``envs.EnvInfo.physics_revision`` nonzero) adds ``env.physics_revision`` to every run that
     simulates it (all but offline runs on OGBench data).
@@ -80,6 +83,8 @@ def run_id(config: RunConfig) -> str:
     # keeps the ids.
     for location in ("dataset_dir", "dataset_path"):
         dump["data"].pop(location, None)
+    if dump["network"].get("block") == blocks.DEFAULT:
+        dump["network"].pop("block")  # the paper's block: the ids runs had before the field
     # Fields that change only online collection, or only the Brax env, leave the ids of runs
     # they cannot affect as they were before the fields existed.
     if config.algo.name != "crl" or config.resolved_actor_loss != "sac":
@@ -174,17 +179,19 @@ def param_counts(config: RunConfig) -> dict[str, int]:
         state_dim, action_dim = ogbench_dims(str(config.data.dataset))
         goal_dim = state_dim  # OGBench goals are whole observations
     net = config.network
-    ln = net.layer_norm
-    phi = encoder_param_count(state_dim + action_dim, net.critic_depth, net.width, net.repr_dim, ln)
-    psi = encoder_param_count(goal_dim, net.critic_depth, net.width, net.repr_dim, ln)
+    ln, block = net.layer_norm, net.block
+    phi = encoder_param_count(
+        state_dim + action_dim, net.critic_depth, net.width, net.repr_dim, ln, block
+    )
+    psi = encoder_param_count(goal_dim, net.critic_depth, net.width, net.repr_dim, ln, block)
     critic = phi + psi
     if config.algo.name in ("gcbc", "gcsl"):
         critic = 0  # no critic
     elif config.algo.name in TD_ALGOS:  # twin Q-networks on concat(s, a, g), scalar heads
         in_dim = state_dim + action_dim + goal_dim
-        critic = 2 * encoder_param_count(in_dim, net.critic_depth, net.width, 1, ln)
+        critic = 2 * encoder_param_count(in_dim, net.critic_depth, net.width, 1, ln, block)
     width = net.resolved_actor_width
-    actor = encoder_param_count(state_dim + goal_dim, net.actor_depth, width, None, ln)
+    actor = encoder_param_count(state_dim + goal_dim, net.actor_depth, width, None, ln, block)
     actor += 2 * (width * action_dim + action_dim)
     return {"actor_params": actor, "critic_params": critic}
 

@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.agents", "harness.replay", "harness.seeds"),  # learning; sampling; seed groups
     ("harness.networks", "harness.batches"),  # residual networks; minibatch types
     ("harness.spec",),  # the spec format
+    ("harness.blocks",),  # the registry of residual blocks (network.block) and the blocks
     ("envs",),  # the environments (a library of its own)
     ("harness.checkpoint",),  # orbax checkpoints; a failed write is a harness.store WriteError
     (

@@ -22,7 +22,7 @@ import optax
 from flax import struct
 
 from harness.batches import Batch as Batch  # re-exported (its former home)
-from harness.networks import Actor, Critic
+from harness.networks import Actor, Critic, apply_updates, weight_projection
 from harness.spec import RunConfig
 
 #: Small constant inside the L2 norm so its gradient is finite at zero distance.
@@ -223,6 +223,7 @@ def _layer_options(cfg: RunConfig) -> dict[str, Any]:
         remat=net.remat,
         dtype=net.dtype,
         scan=net.scan,
+        block=net.block,
     )
 
 
@@ -253,6 +254,7 @@ class CRL:
         self.target_entropy = algo.target_entropy_scale * action_dim
         self.actor_loss_kind = cfg.resolved_actor_loss
         self.bc_alpha = cfg.resolved_bc_alpha
+        self.projection = weight_projection(net.block)
 
     def init(self, key: jax.Array) -> CRLState:
         """Initialise parameters (log alpha = 0) and Adam states."""
@@ -389,13 +391,13 @@ class CRL:
             log_alpha = optax.apply_updates(state.log_alpha, updates)
             alpha_metrics = {"alpha_loss": alpha_loss, "alpha": jnp.exp(log_alpha)}
         updates, actor_opt = self.actor_tx.update(actor_grads, state.actor_opt)
-        actor_params = optax.apply_updates(state.actor_params, updates)
+        actor_params = apply_updates(state.actor_params, updates, self.projection)
 
         (critic_loss, critic_metrics), critic_grads = jax.value_and_grad(
             self.critic_loss, has_aux=True
         )(state.critic_params, batch)
         updates, critic_opt = self.critic_tx.update(critic_grads, state.critic_opt)
-        critic_params = optax.apply_updates(state.critic_params, updates)
+        critic_params = apply_updates(state.critic_params, updates, self.projection)
 
         metrics = {
             "critic_loss": critic_loss,

@@ -23,6 +23,7 @@ from flax import struct
 
 from harness.agents.crl import make_actor
 from harness.batches import Batch
+from harness.networks import apply_updates, weight_projection
 from harness.spec import RunConfig
 
 
@@ -47,6 +48,7 @@ class GCBC:
         self.state_dim, self.goal_dim, self.action_dim = state_dim, goal_dim, action_dim
         self.actor = make_actor(cfg, action_dim)
         self.actor_tx = optax.adam(cfg.algo.actor_lr)
+        self.projection = weight_projection(cfg.network.block)
 
     def init(self, key: jax.Array) -> GCBCState:
         """Initialise the actor and its Adam state."""
@@ -91,5 +93,5 @@ class GCBC:
         del key
         (_, metrics), grads = jax.value_and_grad(self.loss, has_aux=True)(state.actor_params, batch)
         updates, actor_opt = self.actor_tx.update(grads, state.actor_opt)
-        params = optax.apply_updates(state.actor_params, updates)
+        params = apply_updates(state.actor_params, updates, self.projection)
         return GCBCState(params, actor_opt), metrics

@@ -24,6 +24,7 @@ from flax import struct
 
 from harness.agents.crl import make_actor, tanh_gaussian_sample
 from harness.batches import Batch
+from harness.networks import apply_updates, weight_projection
 from harness.spec import RunConfig
 
 #: Stored actions are clipped to [-1 + ACTION_EPS, 1 - ACTION_EPS] before atanh.
@@ -70,6 +71,7 @@ class GCSL:
         self.state_dim, self.goal_dim, self.action_dim = state_dim, goal_dim, action_dim
         self.actor = make_actor(cfg, action_dim)
         self.actor_tx = optax.adam(cfg.algo.actor_lr)
+        self.projection = weight_projection(cfg.network.block)
 
     def init(self, key: jax.Array) -> GCSLState:
         """Initialise the actor and its Adam state."""
@@ -115,5 +117,5 @@ class GCSL:
         del key
         (_, metrics), grads = jax.value_and_grad(self.loss, has_aux=True)(state.actor_params, batch)
         updates, actor_opt = self.actor_tx.update(grads, state.actor_opt)
-        params = optax.apply_updates(state.actor_params, updates)
+        params = apply_updates(state.actor_params, updates, self.projection)
         return GCSLState(params, actor_opt), metrics

@@ -30,6 +30,7 @@ from flax import struct
 from harness.agents.crl import make_actor, tanh_gaussian_sample
 from harness.agents.td import make_twin_q, polyak, td_target, twin_q_loss
 from harness.batches import Transition
+from harness.networks import apply_updates, weight_projection
 from harness.spec import RunConfig
 
 
@@ -86,6 +87,7 @@ class SAC:
         self.critic = make_twin_q(cfg)
         self.actor_tx = optax.adam(algo.actor_lr)
         self.critic_tx = optax.adam(algo.critic_lr)
+        self.projection = weight_projection(cfg.network.block)
         self.alpha_tx = optax.adam(algo.alpha_lr)
         self.target_entropy = self.settings.target_entropy_scale * action_dim
 
@@ -194,11 +196,11 @@ class SAC:
             k_critic,
         )
         updates, actor_opt = self.actor_tx.update(actor_grads, state.actor_opt)
-        actor_params = optax.apply_updates(state.actor_params, updates)
+        actor_params = apply_updates(state.actor_params, updates, self.projection)
         updates, alpha_opt = self.alpha_tx.update(alpha_grad, state.alpha_opt)
         log_alpha = optax.apply_updates(state.log_alpha, updates)
         updates, critic_opt = self.critic_tx.update(critic_grads, state.critic_opt)
-        critic_params = optax.apply_updates(state.critic_params, updates)
+        critic_params = apply_updates(state.critic_params, updates, self.projection)
         target = polyak(state.target_critic_params, critic_params, self.settings.tau)
         metrics = {
             "critic_loss": critic_loss,

@@ -40,6 +40,7 @@ class TwinQ(nn.Module):
     remat: bool = False
     dtype: str = "float32"
     scan: bool = True
+    block: str = "residual"
 
     @nn.compact
     def __call__(self, state: jax.Array, action: jax.Array, goal: jax.Array) -> jax.Array:
@@ -54,6 +55,7 @@ class TwinQ(nn.Module):
             self.remat,
             self.dtype,
             self.scan,
+            self.block,
         )
         q1 = ResidualMLP(*args, name="q1")(x)
         q2 = ResidualMLP(*args, name="q2")(x)
@@ -72,6 +74,7 @@ def make_twin_q(cfg: RunConfig) -> TwinQ:
         remat=net.remat,
         dtype=net.dtype,
         scan=net.scan,
+        block=net.block,
     )
 
 

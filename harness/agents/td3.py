@@ -30,6 +30,7 @@ from flax import struct
 from harness.agents.crl import make_actor
 from harness.agents.td import make_twin_q, polyak, td_target, twin_q_loss
 from harness.batches import Transition
+from harness.networks import apply_updates, weight_projection
 from harness.spec import RunConfig
 
 
@@ -79,6 +80,7 @@ class TD3:
         self.critic = make_twin_q(cfg)
         self.actor_tx = optax.adam(algo.actor_lr)
         self.critic_tx = optax.adam(algo.critic_lr)
+        self.projection = weight_projection(cfg.network.block)
 
     def init(self, key: jax.Array) -> TD3State:
         """Initialise parameters (targets = online networks) and Adam states."""
@@ -162,7 +164,7 @@ class TD3:
             key,
         )
         updates, critic_opt = self.critic_tx.update(grads, state.critic_opt)
-        critic_params = optax.apply_updates(state.critic_params, updates)
+        critic_params = apply_updates(state.critic_params, updates, self.projection)
         tau = self.settings.tau
 
         def policy_step(_: None) -> tuple[jax.Array, Any, Any, Any, Any]:
@@ -170,7 +172,7 @@ class TD3:
                 state.actor_params, critic_params, batch
             )
             updates, actor_opt = self.actor_tx.update(actor_grads, state.actor_opt)
-            actor_params = optax.apply_updates(state.actor_params, updates)
+            actor_params = apply_updates(state.actor_params, updates, self.projection)
             return (
                 loss,
                 actor_params,

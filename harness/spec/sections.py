@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from harness import blocks
 from harness.spec.fields import NonNegativeInt, PositiveInt, _depth, _parse_float, _Section
 from harness.spec.ogbench import DatasetError, ogbench_env_name
 
@@ -178,11 +179,36 @@ class NetworkSpec(_Section):
         description="Compute dtype of Dense layers; parameters and LayerNorm statistics stay "
         "float32.",
     )
+    block: str = Field(
+        blocks.DEFAULT,
+        description="The residual block (harness.blocks): residual (the paper's, Wang et al. "
+        "2025 Fig. 2), rezero (the paper's block with a learnable residual gain initialised "
+        "at 0, Bachlechner et al. 2020) or simbav2 (hyperspherical normalisation of weights "
+        "and features, Lee et al. 2025; 2 Dense layers per block; layer_norm not used). Not "
+        "part of the run id when residual. docs/extending.md.",
+        json_schema_extra={"enum": list(blocks.NAMES)},
+    )
 
     @field_validator("critic_depth")
     @classmethod
     def _critic_depth(cls, value: int) -> int:
         return _depth(value, "critic_depth")
+
+    @field_validator("block")
+    @classmethod
+    def _block(cls, value: str) -> str:
+        if value not in blocks.NAMES:
+            raise ValueError(f"unknown block {value!r}; one of {', '.join(blocks.NAMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _residual_is_the_papers_ablation(self) -> NetworkSpec:
+        if not self.residual and self.block != blocks.DEFAULT:
+            raise ValueError(
+                f"residual: false is the ablation of the {blocks.DEFAULT} block; block "
+                f"{self.block!r} has its own connection (leave residual: true)"
+            )
+        return self
 
     @field_validator("actor_depth")
     @classmethod
