@@ -1,7 +1,7 @@
 """Physics side by side: the harness's environments against the reference's own, env by env.
 
 Wang et al. 2025 (arXiv 2503.14858, App. B.2) saw other brax / MJX versions change physics and
-results; the harness runs brax 0.14 / mujoco 3.x / jax 0.10 where the reference code
+results; the harness runs brax 0.14 / mujoco 4 / jax 0.10 where the reference code
 (scaling-crl at 8516075) ran brax 0.10.1 (patched) / mujoco 3.2.6 / jax 0.4.23. This tool
 steps both, each in its own venv, from the same states under the same actions::
 
