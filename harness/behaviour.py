@@ -328,7 +328,7 @@ def episode_table(
     Args:
         first: the probe of the reset states, entries ``[n, k]`` (:meth:`Probe.__call__`).
         steps: the probe after each step, entries ``[T, n, k]``.
-        success, dist, alive: ``[T, n]`` as in :func:`harness.train.episode_metrics`.
+        success, dist, alive: ``[T, n]`` as in :func:`episode_metrics`.
 
     Returns:
         columns ``episode`` (int32), ``step`` (int32, 0..T), ``x``, ``y``, ``z`` (root body,
@@ -418,3 +418,52 @@ def read_episodes(path: Path) -> tuple[pa.Table, dict[str, Any]]:
     table = pq.read_table(path)
     raw = (table.schema.metadata or {}).get(b"harness", b"{}")
     return table, json.loads(raw)
+
+
+def episode_metrics(success: jax.Array, dist: jax.Array, alive: jax.Array) -> dict[str, jax.Array]:
+    """Evaluation metrics of one episode per env, counting only the steps before it ended.
+
+    Args:
+        success: ``[T, n]`` 1.0 where the step's resulting state is within the success
+            threshold of the goal.
+        dist: ``[T, n]`` distance to the goal after each step (metres).
+        alive: ``[T, n]`` 1.0 while the episode has not ended (no fall before the step).
+
+    Steps after the end are masked by selection (``jnp.where``), not multiplication, so a NaN in
+    the state of an episode that ended (a fall can blow the physics up) cannot reach a metric.
+
+    Returns:
+        means over the ``n`` episodes of ``time_at_goal`` (steps at the goal, out of ``T``),
+        ``success_any`` (share of episodes that reached the goal at least once), ``dist_mean``
+        (mean distance over alive steps, metres) and ``alive_steps``; float32 scalars
+        (Wang et al. 2025, Sec. 5; the reference's ``evaluator.py``).
+    """
+    live = alive > 0
+    success = jnp.where(live, success, 0.0)
+    dist = jnp.where(live, dist, 0.0)
+    alive_steps = jnp.sum(live, axis=0).astype(jnp.float32)
+    return {
+        "time_at_goal": jnp.mean(jnp.sum(success, axis=0)),
+        "success_any": jnp.mean(jnp.any(success > 0, axis=0).astype(jnp.float32)),
+        "dist_mean": jnp.mean(jnp.sum(dist, axis=0) / jnp.maximum(alive_steps, 1.0)),
+        "alive_steps": jnp.mean(alive_steps),
+    }
+
+
+def record(trainer: Any, actor_params: Any) -> pa.Table:
+    """``eval.record_episodes`` deterministic episodes of the policy ``actor_params`` on the goals
+    of :func:`record_key` (the same for every run), as :func:`episode_table`; bit-identical for
+    the same parameters.
+
+    Args:
+        trainer: a :class:`harness.train.Trainer` (its ``_rollout`` runs the episodes; the
+            compiled program is kept in its ``record_jit``).
+    """
+    n = trainer.cfg.eval.record_episodes
+
+    def rollout(params: Any) -> tuple[Any, ...]:
+        return trainer._rollout(params, record_key(), jnp.asarray(False), n)
+
+    if trainer.record_jit is None:
+        trainer.record_jit = jax.jit(rollout, compiler_options=trainer.compiler_options)
+    return episode_table(*jax.device_get(trainer.record_jit(actor_params)))

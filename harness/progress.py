@@ -7,6 +7,7 @@ workers use :class:`ConsoleReporter` writing to their log).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -409,3 +410,32 @@ def summary_table(
         drop=_SUMMARY_DROP,
         caption="\n".join(notes) or None,
     )
+
+
+@dataclass
+class Callbacks:
+    """Hooks called by :func:`harness.train.train` from the host loop (all optional).
+
+    ``on_eval(point)`` receives a dict with ``iteration``, ``env_steps``, ``grad_steps``,
+    ``wall_s`` and ``metrics`` (a flat ``name -> float`` dict, names namespaced ``eval/``,
+    ``train/``, ``perf/``, ``random/``, ``diag/``: :mod:`harness.diagnostics`).
+    ``on_progress(info)`` receives ``env_steps``, ``total_env_steps``, ``sps`` after every
+    iteration. ``on_resume(info)`` is called once when
+    training continues from a checkpoint, with its ``iteration``, ``env_steps`` and ``wall_s``
+    (training seconds before it): evaluations after that point will be made again, so rows
+    recorded past it must be dropped.
+    ``on_checkpoint(info)`` is called after each checkpoint is written. ``on_phase(name)`` is
+    called when training enters a phase ("init and prefill", "training iteration 12",
+    "evaluation", "checkpoint", ...): the heartbeat of :class:`harness.watchdog.Watchdog`.
+    """
+
+    on_eval: Callable[[dict[str, Any]], None] | None = None
+    on_progress: Callable[[dict[str, Any]], None] | None = None
+    on_resume: Callable[[dict[str, Any]], None] | None = None
+    on_checkpoint: Callable[[dict[str, Any]], None] | None = None
+    on_phase: Callable[[str], None] | None = None
+
+    def phase(self, name: str) -> None:
+        """Say that training enters phase ``name`` (calls ``on_phase`` when set)."""
+        if self.on_phase is not None:
+            self.on_phase(name)

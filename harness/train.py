@@ -24,7 +24,6 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,10 @@ import envs
 from harness import behaviour
 from harness import enable_compilation_cache as enable_compilation_cache  # re-exported
 from harness.agents import Agent, batch_kind, make_agent
+from harness.behaviour import episode_metrics as episode_metrics  # re-exported
 from harness.checkpoint import Checkpointer, save_params
 from harness.diagnostics import group_diagnostics
+from harness.progress import Callbacks as Callbacks  # re-exported (harness.runner)
 from harness.replay import (
     Replay,
     replay_add,
@@ -156,7 +157,7 @@ class Trainer:
         self._eval_reset = self.eval_env.vmap(self.eval_env.reset)
         self._eval_step = self.eval_env.vmap(self.eval_env.step)
         self.probe = behaviour.Probe(self.eval_env)
-        self._record_jit: Any = None
+        self.record_jit: Any = None  # harness.behaviour.record's compiled rollout
         # Programs that step an env take its XLA options (the MJX arm tasks need one on the
         # CPU: envs/arm.py); the update never touches the env.
         env_options = {**self.env.compiler_options, **self.eval_env.compiler_options} or None
@@ -397,78 +398,9 @@ class Trainer:
             **self.probe.metrics(first, steps, success, alive),
         }
 
-    def _record(self, actor_params: Any) -> tuple[Any, ...]:
-        """``eval.record_episodes`` deterministic episodes of the policy on the goals of
-        :func:`harness.behaviour.record_key` (the same for every run): :meth:`_rollout`'s
-        arrays, for :func:`harness.behaviour.episode_table`."""
-        n = self.cfg.eval.record_episodes
-        return self._rollout(actor_params, behaviour.record_key(), jnp.asarray(False), n)
-
     def record_episodes(self, actor_params: Any) -> Any:
-        """The recorded episodes of ``actor_params`` as a :class:`pyarrow.Table`
-        (:func:`harness.behaviour.episode_table`); bit-identical for the same parameters."""
-        if self._record_jit is None:
-            self._record_jit = jax.jit(self._record, compiler_options=self.compiler_options)
-        return behaviour.episode_table(*jax.device_get(self._record_jit(actor_params)))
-
-
-def episode_metrics(success: jax.Array, dist: jax.Array, alive: jax.Array) -> dict[str, jax.Array]:
-    """Evaluation metrics of one episode per env, counting only the steps before it ended.
-
-    Args:
-        success: ``[T, n]`` 1.0 where the step's resulting state is within the success
-            threshold of the goal.
-        dist: ``[T, n]`` distance to the goal after each step (metres).
-        alive: ``[T, n]`` 1.0 while the episode has not ended (no fall before the step).
-
-    Steps after the end are masked by selection (``jnp.where``), not multiplication, so a NaN in
-    the state of an episode that ended (a fall can blow the physics up) cannot reach a metric.
-
-    Returns:
-        means over the ``n`` episodes of ``time_at_goal`` (steps at the goal, out of ``T``),
-        ``success_any`` (share of episodes that reached the goal at least once), ``dist_mean``
-        (mean distance over alive steps, metres) and ``alive_steps``; float32 scalars
-        (Wang et al. 2025, Sec. 5; the reference's ``evaluator.py``).
-    """
-    live = alive > 0
-    success = jnp.where(live, success, 0.0)
-    dist = jnp.where(live, dist, 0.0)
-    alive_steps = jnp.sum(live, axis=0).astype(jnp.float32)
-    return {
-        "time_at_goal": jnp.mean(jnp.sum(success, axis=0)),
-        "success_any": jnp.mean(jnp.any(success > 0, axis=0).astype(jnp.float32)),
-        "dist_mean": jnp.mean(jnp.sum(dist, axis=0) / jnp.maximum(alive_steps, 1.0)),
-        "alive_steps": jnp.mean(alive_steps),
-    }
-
-
-@dataclass
-class Callbacks:
-    """Hooks called by :func:`train` from the host loop (all optional).
-
-    ``on_eval(point)`` receives a dict with ``iteration``, ``env_steps``, ``grad_steps``,
-    ``wall_s`` and ``metrics`` (a flat ``name -> float`` dict, names namespaced ``eval/``,
-    ``train/``, ``perf/``, ``random/``, ``diag/``: :mod:`harness.diagnostics`).
-    ``on_progress(info)`` receives ``env_steps``, ``total_env_steps``, ``sps`` after every
-    iteration. ``on_resume(info)`` is called once when
-    training continues from a checkpoint, with its ``iteration``, ``env_steps`` and ``wall_s``
-    (training seconds before it): evaluations after that point will be made again, so rows
-    recorded past it must be dropped.
-    ``on_checkpoint(info)`` is called after each checkpoint is written. ``on_phase(name)`` is
-    called when training enters a phase ("init and prefill", "training iteration 12",
-    "evaluation", "checkpoint", ...): the heartbeat of :class:`harness.watchdog.Watchdog`.
-    """
-
-    on_eval: Callable[[dict[str, Any]], None] | None = None
-    on_progress: Callable[[dict[str, Any]], None] | None = None
-    on_resume: Callable[[dict[str, Any]], None] | None = None
-    on_checkpoint: Callable[[dict[str, Any]], None] | None = None
-    on_phase: Callable[[str], None] | None = None
-
-    def phase(self, name: str) -> None:
-        """Say that training enters phase ``name`` (calls ``on_phase`` when set)."""
-        if self.on_phase is not None:
-            self.on_phase(name)
+        """The recorded episodes of ``actor_params`` (:func:`harness.behaviour.record`)."""
+        return behaviour.record(self, actor_params)
 
 
 class Preempted(Exception):

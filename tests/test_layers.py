@@ -21,7 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 #: its own unit and the units of lower layers only, never a unit of its own layer or above.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.cli",),  # parse and print
-    ("harness.launch", "harness.slurm", "harness.report", "harness.bench", "harness.doctor"),
+    (
+        "harness.launch",
+        "harness.slurm",
+        "harness.report",
+        "harness.bench",
+        "harness.doctor",
+        "harness.render",  # videos of recorded episodes (replays the final policy)
+    ),
     ("harness.runner", "harness.status"),  # run one run; the status of a run
     ("harness.records",),  # a run folder's record: rebuilt, version conflicts, abandoned runs
     ("harness.tracking",),  # TensorBoard and W&B loggers of a run
@@ -29,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.offline",),  # offline training (reuses train's loop pieces and evaluator)
     ("harness.train",),  # online training
     ("harness.diagnostics",),  # depth diagnostics on one minibatch (called by both trainers)
+    ("harness.behaviour",),  # behaviour metrics and recorded episodes (called by both trainers)
     ("harness.datasets",),  # dataset files (exports a replay's trajectories)
     ("harness.agents", "harness.replay", "harness.seeds"),  # learning; sampling; seed groups
     ("harness.networks", "harness.batches"),  # residual networks; minibatch types

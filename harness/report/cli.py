@@ -253,10 +253,12 @@ def _report(args: argparse.Namespace) -> int:
     diagnostic_pngs: list[Path] = []
     md_path = None
     if not args.no_plots:
+        from harness.report.behaviour import behaviour_plots
         from harness.report.diagnostics import diagnostics_markdown
         from harness.report.plots import write_plots
 
         plots = write_plots(report, out_dir, value_maps, depth_ends)
+        plots += behaviour_plots(report, out_dir)  # recorded paths, behaviour vs depth
         diagnostics, diagnostic_pngs = diagnostics_markdown(report.runs, out_dir)
         md_path = rp.write_markdown(report, out_dir, plots, diagnostics)
     elif value_maps:

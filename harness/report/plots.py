@@ -674,9 +674,6 @@ def write_plots(
         made = plot_width_vs_depth(report, env_id, out_dir / f"width_vs_depth_{env_id}.png")
         if made:
             written.append((made, f"{env_id}: depth vs width at matched parameter counts"))
-    from harness.report.behaviour import behaviour_plots  # issue 29
-
-    written += behaviour_plots(report, out_dir)
     made = plot_online_offline(report, out_dir / "online_vs_offline.png")
     if made:
         written.append((made, "online vs offline: final score vs critic depth"))
