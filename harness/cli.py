@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness import algos
 from harness.progress import output_width
 from harness.spec import Spec, SpecError, json_schema, load_spec, parse_overrides
 from harness.store import WriteError
@@ -94,7 +95,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_OK
     title = f"{spec.name}: {len(rows)} runs -> {Path(args.results) / spec.name}"
     # Offline or non-CRL runs in the spec: show algorithm and data mode as well.
-    show_algo = any(r["data_mode"] != "online" or r["algo"] != "crl" for r in rows)
+    show_algo = any(r["data_mode"] != "online" or r["algo"] != algos.DEFAULT for r in rows)
     headers = ["run_id", "env", *(("algo", "data") if show_algo else ()), "critic", "actor"]
     headers += ["width", "batch", "seed", "env steps", "grad steps", "critic params"]
     grouped = spec.hardware.seed_group > 1
@@ -463,39 +464,60 @@ def cmd_envs(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``harness`` command line: one sub-command per verb (README, "Commands")."""
     parser = argparse.ArgumentParser(
         prog="harness",
         description="Benchmark harness for deep Contrastive RL (Wang et al. 2025).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_spec_parsers(sub)
+    from harness.report.cli import add_report_parser
 
-    def add_set(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--set",
-            action="append",
-            default=[],
-            metavar="FIELD.PATH=VALUE",
-            help="override a spec field (validated like the file); repeatable",
-        )
+    add_report_parser(sub)
+    _add_render_parser(sub)
+    from harness.bench.cli import add_bench_parser
 
-    def add_results(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--results", default=str(DEFAULT_RESULTS), help="results folder (default: results)"
-        )
+    add_bench_parser(sub)
+    from harness.doctor import add_doctor_parser
 
-    def add_executor_check(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--executor",
-            choices=["local", "slurm"],
-            default=None,
-            help="slurm: also check each job's GPUs, CPUs, memory, time and constraint "
-            "against the partition's nodes (sinfo), when Slurm answers",
-        )
+    add_doctor_parser(sub)
+    _add_data_parser(sub)
+    _add_envs_parser(sub)
+    return parser
 
+
+def _add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD.PATH=VALUE",
+        help="override a spec field (validated like the file); repeatable",
+    )
+
+
+def _add_results(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--results", default=str(DEFAULT_RESULTS), help="results folder (default: results)"
+    )
+
+
+def _add_executor_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor",
+        choices=["local", "slurm"],
+        default=None,
+        help="slurm: also check each job's GPUs, CPUs, memory, time and constraint "
+        "against the partition's nodes (sinfo), when Slurm answers",
+    )
+
+
+def _add_spec_parsers(sub: Any) -> None:
+    """validate, schema, plan, run, status and cancel: the verbs that read a spec."""
     p = sub.add_parser("validate", help="check spec files without running anything")
     p.add_argument("specs", nargs="+", metavar="SPEC")
-    add_executor_check(p)
-    add_set(p)
+    _add_executor_check(p)
+    _add_set(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the spec format")
@@ -503,10 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="list the runs a spec expands into")
     p.add_argument("spec", metavar="SPEC")
-    add_executor_check(p)
+    _add_executor_check(p)
     p.add_argument("--json", action="store_true")
-    add_set(p)
-    add_results(p)
+    _add_set(p)
+    _add_results(p)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("run", help="run every pending run of a spec")
@@ -530,8 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="write into results/<name>/ even when it holds runs of another spec file with "
         "the same name (refused otherwise: their reports would pool both)",
     )
-    add_set(p)
-    add_results(p)
+    _add_set(p)
+    _add_results(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="per-run status and latest scores of a spec")
@@ -540,20 +562,18 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.status import add_watch_arguments
 
     add_watch_arguments(p)
-    add_set(p)
-    add_results(p)
+    _add_set(p)
+    _add_results(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("cancel", help="cancel a spec's queued and running Slurm jobs")
     p.add_argument("spec", metavar="SPEC")
-    add_set(p)
-    add_results(p)
+    _add_set(p)
+    _add_results(p)
     p.set_defaults(func=cmd_cancel)
 
-    from harness.report.cli import add_report_parser
 
-    add_report_parser(sub)
-
+def _add_render_parser(sub: Any) -> None:
     p = sub.add_parser(
         "render",
         help="a video of a run's recorded episode (MuJoCo offscreen: EGL or OSMesa)",
@@ -569,14 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=360, help="pixels (default 360)")
     p.set_defaults(func=cmd_render)
 
-    from harness.bench.cli import add_bench_parser
 
-    add_bench_parser(sub)
-
-    from harness.doctor import add_doctor_parser
-
-    add_doctor_parser(sub)
-
+def _add_data_parser(sub: Any) -> None:
     p = sub.add_parser("data", help="offline datasets: generate point-maze data, export a run")
     data_sub = p.add_subparsers(dest="data_command", required=True)
     g = data_sub.add_parser(
@@ -617,9 +631,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.1,
         help="share of trajectories in NAME-val.npz (default 0.1)",
     )
-    add_results(e)
+    _add_results(e)
     e.set_defaults(func=cmd_data)
 
+
+def _add_envs_parser(sub: Any) -> None:
     p = sub.add_parser(
         "envs",
         help="list the environments; `envs check ID` steps one, `envs render ID` draws it",
@@ -631,7 +647,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=200, help="check: timed steps (default 200)")
     p.add_argument("--out", help="render: PNG path (default ID.png)")
     p.set_defaults(func=cmd_envs)
-    return parser
 
 
 def _import_quietly() -> None:

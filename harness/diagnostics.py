@@ -42,6 +42,8 @@ from typing import Any, cast
 import jax
 import jax.numpy as jnp
 
+from harness.agents.base import GradientProbe
+
 #: Folded into the seed's key to draw the diagnostics minibatch (a stream of its own).
 DIAGNOSTICS_STREAM = 0x64696167  # "diag"
 
@@ -133,7 +135,8 @@ def agent_diagnostics(
     without the ``diag/`` prefix). Pure and jittable (and vmappable over seeds).
 
     Args:
-        agent: a :func:`harness.agents.make_agent` agent (CRL, SAC, TD3, GCSL or GCBC).
+        agent: a :func:`harness.agents.make_agent` agent; its ``gradient_probe``
+            (:class:`~harness.agents.base.GradientProbe`) says what to measure.
         state: its state (parameters; nothing is updated).
         batch: the minibatch its update takes (:class:`~harness.batches.Batch` or
             :class:`~harness.batches.Transition`, leading axis ``B``).
@@ -143,82 +146,21 @@ def agent_diagnostics(
 
     Returns:
         float32 scalars by name.
-
-    Raises:
-        TypeError: for an agent of another kind.
     """
-    from harness.agents.crl import CRL
-    from harness.agents.gcbc import GCBC
-    from harness.agents.gcsl import GCSL
-    from harness.agents.sac import SAC
-    from harness.agents.td3 import TD3
-
     actor_batch = batch if actor_batch is None else actor_batch
-    k_actor, k_critic = jax.random.split(key)
+    probe: GradientProbe = agent.gradient_probe(state, batch, key, actor_batch)
     out: dict[str, jax.Array] = {}
-    if isinstance(agent, CRL):
-        if agent.actor_loss_kind == "ddpg_bc":
-            actor_grads, _ = jax.grad(agent.ddpg_bc_actor_loss, has_aux=True)(
-                state.actor_params, state.critic_params, actor_batch
-            )
-        else:
-            actor_grads, _ = jax.grad(agent.actor_loss, has_aux=True)(
-                state.actor_params, state.critic_params, state.log_alpha, actor_batch, k_actor
-            )
-        critic_grads, metrics = jax.grad(agent.critic_loss, has_aux=True)(
-            state.critic_params, batch
-        )
-        phi, psi = cast(
-            tuple[jax.Array, jax.Array],
-            agent.critic.apply(state.critic_params, batch.state, batch.action, batch.goal),
-        )
-        sa, g = critic_grads["params"]["sa_encoder"], critic_grads["params"]["g_encoder"]
-        out.update(
-            grad_norm_phi=global_norm(sa),
-            grad_norm_psi=global_norm(g),
-            **block_grad_norms("grad_norm_phi", sa),
-            **block_grad_norms("grad_norm_psi", g),
-            **_representation("phi", phi),
-            **_representation("psi", psi),
-            phi_rank=effective_rank(phi - jnp.mean(phi, axis=0)),
-            logits_pos=metrics["logits_pos"],
-            logits_neg=metrics["logits_neg"],
-        )
-    elif isinstance(agent, SAC | TD3):
-        if isinstance(agent, SAC):
-            actor_grads, _ = jax.grad(agent.actor_loss, has_aux=True)(
-                state.actor_params, state.critic_params, state.log_alpha, batch, k_actor
-            )
-            critic_grads, _ = jax.grad(agent.critic_loss, has_aux=True)(
-                state.critic_params,
-                state.target_critic_params,
-                state.actor_params,
-                state.log_alpha,
-                batch,
-                k_critic,
-            )
-        else:
-            actor_grads = jax.grad(agent.actor_loss)(state.actor_params, state.critic_params, batch)
-            critic_grads, _ = jax.grad(agent.critic_loss, has_aux=True)(
-                state.critic_params,
-                state.target_critic_params,
-                state.target_actor_params,
-                batch,
-                k_critic,
-            )
-        q = cast(jax.Array, agent.q(state.critic_params, batch.state, batch.action, batch.goal))
-        heads = critic_grads["params"]
-        out.update(
-            grad_norm_critic=global_norm(critic_grads),
-            **block_grad_norms("grad_norm_critic", heads["q1"], heads["q2"]),
-            q_mean=jnp.mean(q),
-            q_std=jnp.std(q),
-        )
-    elif isinstance(agent, GCSL | GCBC):
-        actor_grads, _ = jax.grad(agent.loss, has_aux=True)(state.actor_params, actor_batch)
-    else:
-        raise TypeError(f"no diagnostics for agents of type {type(agent).__name__}")
-    out.update(_actor_grads("grad_norm_actor", actor_grads))
+    for name, encoders in probe.critic_grads.items():
+        out[f"grad_norm_{name}"] = global_norm(list(encoders))
+    for name, encoders in probe.critic_grads.items():
+        out.update(block_grad_norms(f"grad_norm_{name}", *encoders))
+    for name, x in probe.representations.items():
+        out.update(_representation(name, x))
+    for name in probe.ranked:
+        x = probe.representations[name]
+        out[f"{name}_rank"] = effective_rank(x - jnp.mean(x, axis=0))
+    out.update(probe.scalars)
+    out.update(_actor_grads("grad_norm_actor", probe.actor_grads))
     out.update(_actor_stats(agent, state.actor_params, actor_batch))
     return {k: jnp.asarray(v, jnp.float32) for k, v in out.items()}
 

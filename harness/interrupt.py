@@ -3,8 +3,8 @@ checkpoint instead of killing it.
 
 :func:`run_stoppable` runs the work (training) in a worker thread and waits for it on the main
 thread, where Python runs signal handlers: a first signal sets a :class:`StopRequest`, which
-training reads at its next iteration boundary (:func:`harness.train.train_group`: it finishes
-the step it is in, writes a checkpoint and raises :class:`harness.train.Preempted`); the main
+training reads at its next iteration boundary (:func:`harness.driver.drive`: it finishes
+the step it is in, writes a checkpoint and raises :class:`harness.driver.Preempted`); the main
 thread then waits at most ``timeout_s`` for the work to end. When it does not (a checkpoint
 too large for the time left, a thread stuck in XLA), or when a second signal comes (a second
 Ctrl-C), ``on_abandon`` is called and the process leaves at once with the conventional code,

@@ -25,13 +25,12 @@ mean). Data exported from an online run is evaluated with that env's online eval
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -39,9 +38,9 @@ import numpy as np
 from flax import struct
 
 from harness import behaviour, datasets
-from harness.agents.crl import CRL
-from harness.agents.gcbc import GCBC
+from harness.agents import OfflineAgent, make_agent
 from harness.batches import Batch
+from harness.driver import Start, drive
 from harness.spec import RunConfig
 
 #: Gradient steps of an offline run when ``data.grad_steps`` is null (OGBench: 1M).
@@ -292,7 +291,8 @@ class OfflineTrainer:
 
     Attributes:
         train_data, val_data: the datasets on the device (:class:`OfflineData`).
-        agent: :class:`~harness.agents.crl.CRL` or :class:`~harness.agents.gcbc.GCBC`.
+        agent: the run's :class:`~harness.agents.base.OfflineAgent` (CRL or GCBC; the offline
+            agents of :mod:`harness.algos`).
         obs_dim, goal_dim, action_dim: sizes; ``goal_indices``: the goal slice of a state (None
             = the whole observation, OGBench).
         sched: the run's :class:`OfflineSchedule`.
@@ -327,9 +327,9 @@ class OfflineTrainer:
         self.train_data = to_device(train)
         self.val_data = to_device(val)
         self.sched = offline_schedule(cfg)
-        self.is_gcbc = cfg.algo.name == "gcbc"
-        dims = (self.obs_dim, self.goal_dim, self.action_dim)
-        self.agent: CRL | GCBC = GCBC(cfg, *dims) if self.is_gcbc else CRL(cfg, *dims)
+        # the spec admits only agents declared offline (harness.algos.AlgoDef.offline)
+        agent = make_agent(cfg, self.obs_dim, self.goal_dim, self.action_dim)
+        self.agent = cast(OfflineAgent, agent)
         self.actor_p_randomgoal = cfg.algo.actor_p_randomgoal or 0.0
         self.init = jax.jit(self._init)
         self.train_steps = jax.jit(self._train_steps, donate_argnums=0)
@@ -352,11 +352,7 @@ class OfflineTrainer:
     ) -> tuple[OfflineState, dict[str, jax.Array]]:
         key, k_sample, k_update = jax.random.split(state.key, 3)
         critic, actor = self._sample(data, k_sample)
-        agent: Any
-        if isinstance(self.agent, GCBC):
-            agent, metrics = self.agent.update(state.agent, actor, k_update)
-        else:
-            agent, metrics = self.agent.update(state.agent, critic, k_update, actor)
+        agent, metrics = self.agent.offline_update(state.agent, critic, actor, k_update)
         return OfflineState(agent, key, state.grad_steps + 1), metrics
 
     def _train_steps(
@@ -381,17 +377,21 @@ class OfflineTrainer:
     ) -> dict[str, jax.Array]:
         """Losses on one minibatch of the validation dataset (no update)."""
         critic, actor = self._sample(data, key)
-        if isinstance(self.agent, GCBC):
-            _, metrics = self.agent.loss(agent_state.actor_params, actor)
-            return metrics
-        loss, metrics = self.agent.critic_loss(agent_state.critic_params, critic)
-        metrics = {"critic_loss": loss, **metrics}
-        if self.agent.actor_loss_kind == "ddpg_bc":
-            _, actor_metrics = self.agent.ddpg_bc_actor_loss(
-                agent_state.actor_params, agent_state.critic_params, actor
-            )
-            metrics["bc_mse"] = actor_metrics["bc_mse"]
-        return metrics
+        return self.agent.validation_metrics(agent_state, critic, actor)
+
+    def program(self, cfgs: list[RunConfig], diagnostics: bool = True) -> OfflineProgram:
+        """The run's programs for :func:`harness.driver.drive` (one seed: offline runs train
+        alone).
+
+        Raises:
+            ValueError: more than one config, or one that differs from this trainer's other
+                than in the seed.
+        """
+        if len(cfgs) != 1:
+            raise ValueError(f"offline runs train one at a time, got {len(cfgs)}")
+        if cfgs[0].seedless_key != self.cfg.seedless_key:
+            raise ValueError("the run's config differs from the trainer's other than in the seed")
+        return OfflineProgram(self, cfgs[0].seed, diagnostics)
 
     def policy(self, actor_params: Any, obs: jax.Array) -> jax.Array:
         """The deterministic policy ``tanh(mean)`` (``obs [B, obs_dim + goal_dim]``)."""
@@ -454,174 +454,152 @@ def train_offline(
         FloatingPointError: a metric became non-finite (the run diverged).
         harness.datasets.DatasetError: the dataset is missing or does not fit the env.
     """
-    from harness.checkpoint import Checkpointer
-    from harness.train import Callbacks, Preempted
+    program = (trainer or OfflineTrainer(cfg)).program([cfg], diagnostics)
+    dirs = None if checkpoint_dir is None else [checkpoint_dir]
+    (result,) = drive(program, [callbacks], dirs, checkpoint_every_s, stop, diagnostics)
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
-    callbacks = callbacks or Callbacks()
-    trainer = trainer or OfflineTrainer(cfg)
-    sched = trainer.sched
-    from harness.diagnostics import make_diagnostics  # issue 17: diag/* at every evaluation
 
-    diag = make_diagnostics(trainer) if diagnostics else None
-    ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
-    start = time.perf_counter()
-    key = jax.random.PRNGKey(cfg.seed)
-    k_init, k_val = jax.random.split(key)
-    env_steps = trainer.train_size
+class OfflineProgram:
+    """The offline trainer's programs for :func:`harness.driver.drive`
+    (:class:`harness.driver.Program`), one seed: an iteration is a chunk of at most
+    :data:`CHUNK_STEPS` gradient steps, the chunks of each interval between two evaluations
+    ending at the evaluation (``sched.eval_steps``).
 
-    restored = None
-    if ckpt is not None:
-        callbacks.phase("restoring the checkpoint")
-        restored = ckpt.restore(jax.eval_shape(trainer.init, k_init))
-    if restored is not None:
+    Args:
+        trainer: the run's :class:`OfflineTrainer` (any seed of its config).
+        seed: the run's seed (``PRNGKey(seed)`` split in 2: init, validation minibatches).
+        diagnostics: build the depth diagnostics (:func:`harness.diagnostics.make_diagnostics`).
+    """
+
+    n = 1
+    window_per_eval = True
+
+    def __init__(self, trainer: OfflineTrainer, seed: int, diagnostics: bool = True) -> None:
+        from harness.diagnostics import make_diagnostics  # issue 17: diag/* at every evaluation
+
+        self.trainer, self.seed, self.sched = trainer, seed, trainer.sched
+        self.diag = make_diagnostics(trainer) if diagnostics else None
+        self.k_init, self.k_val = jax.random.split(jax.random.PRNGKey(seed))
+        self.env_steps = trainer.train_size
+        # where each iteration ends (gradient steps): CHUNK_STEPS apart within an interval
+        self.ends: list[int] = []
+        done = 0
+        for target in self.sched.eval_steps:
+            self.ends += [*range(done + CHUNK_STEPS, target, CHUNK_STEPS), target]
+            done = target
+        self.num_iters = len(self.ends)
+        self.eval_ends = set(self.sched.eval_steps)
+        self.eval_s = 0.0
+
+    def start(self, ckpts: list[Any] | None, phase: Callable[[str], None]) -> Start:
+        restored = None
+        if ckpts is not None:
+            restored = ckpts[0].restore(jax.eval_shape(self.trainer.init, self.k_init))
+        if restored is None:
+            # Committed to the device, as a restored checkpoint is (see harness.train).
+            return Start(jax.device_put(self.trainer.init(self.k_init), jax.devices()[0]))
         state, record = restored
-        eval_index = int(record["eval_index"])
-        wall_offset, first_iter_s = float(record["wall_s"]), record.get("first_iter_s")
-        if callbacks.on_resume:
-            callbacks.on_resume(
-                {
-                    "iteration": eval_index - 1,
-                    "env_steps": env_steps,
-                    "grad_steps": int(state.grad_steps),
-                    "wall_s": wall_offset,
-                }
-            )
-    else:
-        # Committed to the device, as a restored checkpoint is (see harness.train.train).
-        state = jax.device_put(trainer.init(k_init), jax.devices()[0])
-        eval_index, wall_offset, first_iter_s = 0, 0.0, None
-
-    def wall() -> float:
-        return wall_offset + time.perf_counter() - start
-
-    def emit(metrics: dict[str, float]) -> dict[str, float]:
-        point = {
-            "iteration": eval_index,
-            "env_steps": env_steps,
-            "grad_steps": int(state.grad_steps),
-            "wall_s": wall(),
-            "metrics": metrics,
-        }
-        if callbacks.on_eval:
-            callbacks.on_eval(point)
-        return metrics
-
-    def evaluation(random_policy: bool) -> dict[str, float]:
-        seed = cfg.seed * 100_003 + eval_index
-        return trainer.evaluate(state.agent.actor_params, seed, random_policy)
-
-    last_ckpt = time.perf_counter()
-
-    def save() -> None:
-        nonlocal last_ckpt
-        if ckpt is None:
-            return
-        callbacks.phase("checkpoint")
+        eval_index, wall_s = int(record["eval_index"]), float(record["wall_s"])
         steps = int(state.grad_steps)
-        ckpt.save(
-            steps,
-            state,
-            {
-                "eval_index": eval_index,
-                "wall_s": wall(),
-                "first_iter_s": first_iter_s,
-                "grad_steps": steps,
-            },
-        )
-        last_ckpt = time.perf_counter()
-        if callbacks.on_checkpoint:
-            callbacks.on_checkpoint({"iteration": eval_index, "env_steps": env_steps})
+        first_it = 1 + sum(1 for end in self.ends if end <= steps)
+        resumed = {
+            "iteration": eval_index - 1,
+            "env_steps": self.env_steps,
+            "grad_steps": steps,
+            "wall_s": wall_s,
+        }
+        return Start(state, first_it, eval_index, wall_s, record.get("first_iter_s"), resumed)
 
-    last: dict[str, float] = {}
-    if eval_index == 0:
-        callbacks.phase("evaluation (compiles the evaluation)")
+    def iteration_phase(self, it: int) -> str:
+        start = self.ends[it - 2] if it > 1 else 0
+        return f"gradient steps {start}-{self.ends[it - 1]}"
+
+    def iteration(self, state: OfflineState, it: int) -> tuple[Any, Any, int]:
+        n = self.ends[it - 1] - int(state.grad_steps)
+        state, metrics = self.trainer.train_steps(
+            state, self.trainer.train_data, jnp.asarray(n, jnp.int32)
+        )
+        return state, metrics, n
+
+    def progress(self, state: OfflineState, rate: float) -> dict[str, Any]:
+        return {
+            "grad_steps": int(state.grad_steps),
+            "total_grad_steps": self.sched.total_grad_steps,
+            "sps": rate,
+            "env_steps": self.env_steps,
+            "total_env_steps": self.env_steps,
+        }
+
+    def eval_due(self, it: int, eval_index: int) -> bool:
+        return self.ends[it - 1] in self.eval_ends
+
+    def _evaluate(self, state: OfflineState, eval_index: int, random_policy: bool) -> dict:
+        seed = self.seed * 100_003 + eval_index
+        metrics = self.trainer.evaluate(state.agent.actor_params, seed, random_policy)
+        return {f"{'random' if random_policy else 'eval'}/{k}": v for k, v in metrics.items()}
+
+    def first_evaluation(self, state: OfflineState) -> list[dict[str, float]]:
         t0 = time.perf_counter()
-        metrics = {f"eval/{k}": v for k, v in evaluation(False).items()}
-        metrics.update({f"random/{k}": v for k, v in evaluation(True).items()})
-        if diag is not None:
-            metrics.update(diag.at_eval(state.agent, trainer.train_data, cfg.seed))
-        metrics["perf/eval_s"] = time.perf_counter() - t0
-        last = emit(metrics)
-        eval_index = 1
-        save()
-    window_start, window_steps = time.perf_counter(), 0
-    compiled = False  # this process's first chunk compiles, after a resume too
-    evaluated = restored is None  # a start compiles the evaluation before the window
-    try:
-        while eval_index <= len(sched.eval_steps):
-            target = sched.eval_steps[eval_index - 1]
-            train_metrics: dict[str, Any] = {}
-            while int(state.grad_steps) < target:
-                n = min(CHUNK_STEPS, target - int(state.grad_steps))
-                callbacks.phase(
-                    f"gradient steps {int(state.grad_steps)}-{int(state.grad_steps) + n}"
-                    + ("" if compiled else " (compiles the update)")
-                )
-                call_start = time.perf_counter()
-                state, train_metrics = trainer.train_steps(
-                    state, trainer.train_data, jnp.asarray(n, jnp.int32)
-                )
-                jax.block_until_ready(state.grad_steps)
-                if not compiled:  # left out of the rate window
-                    if first_iter_s is None:
-                        first_iter_s = time.perf_counter() - call_start
-                    window_start, window_steps, compiled = time.perf_counter(), 0, True
-                else:
-                    window_steps += n
-                elapsed = time.perf_counter() - window_start
-                rate = window_steps / elapsed if elapsed > 0 and window_steps else 0.0
-                if callbacks.on_progress:
-                    callbacks.on_progress(
-                        {
-                            "grad_steps": int(state.grad_steps),
-                            "total_grad_steps": sched.total_grad_steps,
-                            "sps": rate,
-                            "env_steps": env_steps,
-                            "total_env_steps": env_steps,
-                        }
-                    )
-                if stop is not None and stop.is_set():
-                    save()
-                    raise Preempted(f"stopped at gradient step {int(state.grad_steps)}")
-            callbacks.phase("evaluation")
-            t0 = time.perf_counter()
-            metrics = {f"eval/{k}": v for k, v in evaluation(False).items()}
-            eval_s = time.perf_counter() - t0
-            metrics.update(
-                {f"train/{k}": float(v) for k, v in jax.device_get(train_metrics).items()}
-            )
-            val = trainer.validate(
-                state.agent, trainer.val_data, jax.random.fold_in(k_val, eval_index)
-            )
-            metrics.update({f"val/{k}": float(v) for k, v in jax.device_get(val).items()})
-            bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
-            if bad:
-                raise FloatingPointError(
-                    f"non-finite metrics at gradient step {int(state.grad_steps)}: "
-                    f"{', '.join(bad)} (training diverged; try a lower learning rate)"
-                )
-            if diag is not None:
-                metrics.update(diag.at_eval(state.agent, trainer.train_data, cfg.seed))
-            if not evaluated:  # a resumed process's first evaluation compiles: left out
-                window_start += time.perf_counter() - t0
-                evaluated = True
-            elapsed = time.perf_counter() - window_start
-            if elapsed > 0 and window_steps:  # none yet when only the compiling chunk ran
-                metrics["perf/grad_steps_per_s"] = window_steps / elapsed
-            metrics["perf/first_iter_s"] = float(first_iter_s or 0.0)
-            metrics["perf/eval_s"] = eval_s
-            last = emit(metrics)
-            eval_index += 1
-            window_start, window_steps = time.perf_counter(), 0
-            done = eval_index > len(sched.eval_steps)
-            if not done and time.perf_counter() - last_ckpt >= checkpoint_every_s:
-                save()
-    finally:
-        if ckpt is not None:
-            ckpt.close()
-    if checkpoint_dir is not None:
+        metrics = {**self._evaluate(state, 0, False), **self._evaluate(state, 0, True)}
+        return [{**metrics, "perf/eval_s": time.perf_counter() - t0}]
+
+    def evaluation(
+        self, state: OfflineState, eval_index: int, train: Any
+    ) -> list[dict[str, float]]:
+        t0 = time.perf_counter()
+        metrics = self._evaluate(state, eval_index, False)
+        self.eval_s = time.perf_counter() - t0
+        metrics.update({f"train/{k}": float(v) for k, v in jax.device_get(train).items()})
+        key = jax.random.fold_in(self.k_val, eval_index)
+        val = self.trainer.validate(state.agent, self.trainer.val_data, key)
+        metrics.update({f"val/{k}": float(v) for k, v in jax.device_get(val).items()})
+        return [metrics]
+
+    def diagnostics(self, state: OfflineState) -> list[dict[str, float]]:
+        if self.diag is None:
+            return [{}]
+        return [self.diag.at_eval(state.agent, self.trainer.train_data, self.seed)]
+
+    def perf(self, units: int, elapsed: float, first_iter_s: float) -> dict[str, float]:
+        out = {}
+        if elapsed > 0 and units:  # none yet when only the compiling chunk ran
+            out["perf/grad_steps_per_s"] = units / elapsed
+        return {**out, "perf/first_iter_s": first_iter_s, "perf/eval_s": self.eval_s}
+
+    def point(self, state: OfflineState, it: int, eval_index: int) -> dict[str, Any]:
+        return {
+            "iteration": eval_index,
+            "env_steps": self.env_steps,
+            "grad_steps": int(state.grad_steps),
+        }
+
+    def checkpoint(
+        self,
+        state: OfflineState,
+        it: int,
+        eval_index: int,
+        wall_s: float,
+        first_iter_s: float | None,
+    ) -> tuple[int, dict[str, Any]]:
+        steps = int(state.grad_steps)
+        record = {
+            "eval_index": eval_index,
+            "wall_s": wall_s,
+            "first_iter_s": first_iter_s,
+            "grad_steps": steps,
+        }
+        return steps, record
+
+    def seed_state(self, state: OfflineState, i: int) -> OfflineState:
+        return state
+
+    def where(self, state: OfflineState) -> str:
+        return f"gradient step {int(state.grad_steps)}"
+
+    def finish(self, seed_state: OfflineState, i: int, run_dir: Path, hooks: Any) -> None:
         from harness.checkpoint import save_params
 
-        callbacks.phase("writing the final parameters")
-        save_params(Path(checkpoint_dir).parent / "params", state.agent)
-    return last
+        save_params(run_dir / "params", seed_state.agent)

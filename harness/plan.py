@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import envs
-from harness import blocks
-from harness.agents import batch_kind
+from harness import algos, blocks
 from harness.lock import is_held
 from harness.networks import encoder_param_count
-from harness.spec import TD_ALGOS, RunConfig, Spec, SpecError, sweep_assign
+from harness.spec import RunConfig, Spec, SpecError, sweep_assign
 from harness.store import RunDir, WriteError, check_writable, read_json
 
 
@@ -87,11 +86,14 @@ def run_id(config: RunConfig) -> str:
         dump["network"].pop("block")  # the paper's block: the ids runs had before the field
     # Fields that change only online collection, or only the Brax env, leave the ids of runs
     # they cannot affect as they were before the fields existed.
-    if config.algo.name != "crl" or config.resolved_actor_loss != "sac":
+    reads = algos.get(config.algo.name).reads
+    if "tanh_log_det" not in reads or config.resolved_actor_loss != "sac":
         dump["algo"].pop("tanh_log_det", None)  # only the CRL SAC-style actor reads it
     # data.sampler: only online geometric relabelling reads it, and iid (the harness's former
     # sampler) keeps the ids that runs had before the field existed; window enters with its value.
-    geometric = dump["data"]["mode"] == "online" and batch_kind(config.algo.name) == "geometric"
+    geometric = (
+        dump["data"]["mode"] == "online" and algos.get(config.algo.name).batch == "geometric"
+    )
     if not geometric or dump["data"].get("sampler") == "iid":
         dump["data"].pop("sampler", None)
     if dump["data"]["mode"] == "offline":
@@ -150,7 +152,7 @@ def seed_groups(runs: list[PlannedRun], size: int) -> list[list[PlannedRun]]:
     groups: list[list[PlannedRun]] = []
     key_of_last: str | None = None
     for run in runs:
-        key = json.dumps(run.config.model_dump(mode="json", exclude={"seed"}), sort_keys=True)
+        key = run.config.seedless_key
         joins = (
             groups
             and key == key_of_last
@@ -184,10 +186,11 @@ def param_counts(config: RunConfig) -> dict[str, int]:
         state_dim + action_dim, net.critic_depth, net.width, net.repr_dim, ln, block
     )
     psi = encoder_param_count(goal_dim, net.critic_depth, net.width, net.repr_dim, ln, block)
-    critic = phi + psi
-    if config.algo.name in ("gcbc", "gcsl"):
-        critic = 0  # no critic
-    elif config.algo.name in TD_ALGOS:  # twin Q-networks on concat(s, a, g), scalar heads
+    critic = phi + psi  # harness.algos.AlgoDef.critic == "contrastive"
+    kind = algos.get(config.algo.name).critic
+    if kind == "none":
+        critic = 0
+    elif kind == "twin_q":  # twin Q-networks on concat(s, a, g), scalar heads
         in_dim = state_dim + action_dim + goal_dim
         critic = 2 * encoder_param_count(in_dim, net.critic_depth, net.width, 1, ln, block)
     width = net.resolved_actor_width
@@ -208,11 +211,12 @@ def state_bytes(config: RunConfig, n: int = 1) -> int | None:
         return None
     info = envs.info(config.env.id)
     cells = config.data.replay_size_per_env * config.data.num_envs
+    algo = algos.get(config.algo.name)
     replay = 4 * cells * (info.state_dim + info.action_dim + 1)
-    if config.algo.name in TD_ALGOS:  # commanded goals and terminal flags are kept
+    if algo.batch == "transition":  # commanded goals and terminal flags are kept
         replay += cells * (4 * info.goal_dim + 1)
     counts = param_counts(config)
-    copies = 4 if config.algo.name in TD_ALGOS else 3  # params, Adam m and v (+ targets)
+    copies = 4 if algo.has_targets else 3  # params, Adam m and v (+ targets)
     params = counts["actor_params"] + counts["critic_params"]
     return group_memory_bytes(n, replay, params, copies)
 

@@ -12,7 +12,6 @@ run never train it together.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import threading
 import time
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import algos
 from harness.lock import acquire, describe_owner, owner_alive, this_owner
 from harness.pins import lock_record, version_changes
 from harness.plan import PlannedRun
@@ -77,7 +77,7 @@ def label(run: PlannedRun) -> str:
     """Short human label of a run (env, depths, width, batch, seed)."""
     cfg = run.config
     mode = f" {cfg.data.mode} {cfg.algo.name}" if cfg.data.mode != "online" else ""
-    if cfg.data.mode == "online" and cfg.algo.name != "crl":
+    if cfg.data.mode == "online" and cfg.algo.name != algos.DEFAULT:
         mode = f" {cfg.algo.name}"
     return (
         f"{cfg.env_label}{mode} critic_depth={cfg.network.critic_depth} "
@@ -132,7 +132,7 @@ def _trainer(run: PlannedRun, cache: dict[str, Any] | None) -> Any:
         build = OfflineTrainer  # loads the dataset once for all seeds
     if cache is None:
         return build(run.config)
-    key = json.dumps(run.config.model_dump(mode="json", exclude={"seed"}), sort_keys=True)
+    key = run.config.seedless_key
     if key not in cache:
         cache.clear()  # keep one: a sweep is ordered with seeds innermost
         cache[key] = build(run.config)
@@ -187,7 +187,7 @@ def execute_group(
     on_stall: Callable[[list[str]], None] | None = None,
 ) -> list[RunOutcome]:
     """Train runs that differ only in their seed together (``hardware.seed_group``,
-    :func:`harness.train.train_group`) and write each run's folder exactly as a solo run would;
+    :func:`harness.driver.drive`) and write each run's folder exactly as a solo run would;
     never raises for a failure inside training. Returns one outcome per run, in order.
 
     Only one process trains a run at a time: this one first takes each run folder's lock
@@ -543,7 +543,7 @@ def _execute_owned(
     on_stall: Callable[[list[str]], None] | None = None,
 ) -> list[RunOutcome]:
     """:func:`execute_group` once this process holds the runs' locks (one resume group)."""
-    from harness.train import Preempted, train_group
+    from harness.driver import Preempted, drive
 
     outcomes: list[RunOutcome] = []
     recorders: list[_Recorder] = []
@@ -575,30 +575,15 @@ def _execute_owned(
         with watchdog:
             beat("building the envs and the trainer")
             reporter.phase(first.run_id, "building the envs and the trainer")
-            trainer = _trainer(first, trainers)
-            if first.config.data.mode == "offline":
-                from harness.offline import train_offline
-
-                finals: list[Any] = [
-                    train_offline(
-                        first.config,
-                        recorders[0].callbacks(beat),
-                        trainer=trainer,
-                        checkpoint_dir=recorders[0].rundir.checkpoint,
-                        checkpoint_every_s=checkpoint_every_s,
-                        stop=stop,
-                    )
-                ]
-            else:
-                finals = train_group(
-                    [r.run.config for r in recorders],
-                    [r.callbacks(beat, announce=i == 0) for i, r in enumerate(recorders)],
-                    trainer=trainer,
-                    checkpoint_dirs=[r.rundir.checkpoint for r in recorders],
-                    checkpoint_every_s=checkpoint_every_s,
-                    stop=stop,
-                    diagnostics=diagnostics,
-                )
+            trainer = _trainer(first, trainers)  # online or offline: the same loop drives both
+            finals = drive(
+                trainer.program([r.run.config for r in recorders], diagnostics),
+                [r.callbacks(beat, announce=i == 0) for i, r in enumerate(recorders)],
+                checkpoint_dirs=[r.rundir.checkpoint for r in recorders],
+                checkpoint_every_s=checkpoint_every_s,
+                stop=stop,
+                diagnostics=diagnostics,
+            )
     except Preempted as exc:
         return outcomes + [r.preempted(exc, stop) for r in recorders]
     except KeyboardInterrupt:

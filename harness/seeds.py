@@ -148,9 +148,9 @@ def seed_metrics(metrics: dict[str, Any], i: int, prefix: str) -> dict[str, floa
 
 def check_one_config(cfgs: list[RunConfig], built_for: RunConfig) -> None:
     """The configs of a group equal the trainer's up to the seed."""
-    base = built_for.model_dump(mode="json", exclude={"seed"})
+    base = built_for.seedless_key
     for cfg in cfgs:
-        if cfg.model_dump(mode="json", exclude={"seed"}) != base:
+        if cfg.seedless_key != base:
             raise ValueError("the runs of a seed group must differ only in their seed")
 
 

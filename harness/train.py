@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,14 @@ import numpy as np
 from flax import struct
 
 import envs
-from harness import behaviour
+from harness import algos, behaviour
 from harness import enable_compilation_cache as enable_compilation_cache  # re-exported
 from harness.agents import Agent, batch_kind, make_agent
 from harness.behaviour import episode_metrics as episode_metrics  # re-exported
 from harness.checkpoint import Checkpointer, save_params
 from harness.diagnostics import group_diagnostics
+from harness.driver import Preempted as Preempted  # re-exported (harness.runner)
+from harness.driver import Start, drive
 from harness.progress import Callbacks as Callbacks  # re-exported (harness.runner)
 from harness.replay import (
     Replay,
@@ -168,6 +170,16 @@ class Trainer:
         self.update = jax.jit(self._update, donate_argnums=0)
         self.evaluate = jax.jit(self._evaluate, compiler_options=env_options)
 
+    def program(self, cfgs: list[RunConfig], diagnostics: bool = True) -> OnlineProgram:
+        """The programs of the runs ``cfgs`` (this config up to the seed) trained together,
+        for :func:`harness.driver.drive`.
+
+        Raises:
+            ValueError: the configs differ from this trainer's other than in the seed.
+        """
+        check_one_config(cfgs, self.cfg)
+        return OnlineProgram(self, [cfg.seed for cfg in cfgs], diagnostics)
+
     def group(self, n: int) -> SeedGroup:
         """The programs of this trainer over ``n`` seeds at once (built once per ``n``)."""
         if n not in self._groups:
@@ -295,7 +307,7 @@ class Trainer:
         """
         algo = self.cfg.algo
         if self.batch_kind == "transition":
-            relabel = algo.resolved_her.relabel_prob if algo.name.endswith("_her") else 0.0
+            relabel = algo.resolved_her.relabel_prob if algos.get(algo.name).her else 0.0
             transitions, _ = sample_transitions(
                 replay, key, algo.batch_size, self.goal_indices, self.success_threshold, relabel
             )
@@ -403,10 +415,6 @@ class Trainer:
         return behaviour.record(self, actor_params)
 
 
-class Preempted(Exception):
-    """Training stopped on request (time limit, preemption) after writing a checkpoint."""
-
-
 def train(
     cfg: RunConfig,
     callbacks: Callbacks | None = None,
@@ -480,204 +488,149 @@ def train_group(
         ValueError: the configs differ other than in the seed, or the seeds' checkpoints are
             of different iterations.
     """
-    n = len(cfgs)
-    hooks = [c or Callbacks() for c in (callbacks or [None] * n)]
-    trainer = trainer or Trainer(cfgs[0])
-    check_one_config(cfgs, trainer.cfg)
-    group = trainer.group(n)
-    sched = trainer.sched
-    ckpts = [Checkpointer(d) for d in checkpoint_dirs] if checkpoint_dirs is not None else None
-    diag = group_diagnostics(trainer, n, [cfg.seed for cfg in cfgs]) if diagnostics else None
-    start = time.perf_counter()
-    keys = [jax.random.split(jax.random.PRNGKey(cfg.seed), 3) for cfg in cfgs]
-    k_init = jnp.stack([k[1] for k in keys])  # [n, 2]
-    eval_keys = jnp.stack([jax.random.split(k[2], len(sched.eval_iters) + 1) for k in keys])
+    program = (trainer or Trainer(cfgs[0])).program(cfgs, diagnostics)
+    return drive(program, callbacks, checkpoint_dirs, checkpoint_every_s, stop, diagnostics)
 
-    def phase(name: str) -> None:
-        for hook in hooks:
-            hook.phase(name)
 
-    restored = None
-    if ckpts is not None:
-        phase("restoring the checkpoint")
-        restored = restore_group(ckpts, group.abstract_seed_state(k_init[0]))
-    if restored is not None:
+class OnlineProgram:
+    """The online trainer's programs over ``n`` seeds for :func:`harness.driver.drive`
+    (:class:`harness.driver.Program`): an iteration is one collect and update of
+    ``steps_per_iter`` env steps; evaluations follow the iterations of ``sched.eval_iters``.
+
+    Args:
+        trainer: the :class:`Trainer` of the seeds' config.
+        seeds: the seeds trained together (their keys: ``PRNGKey(seed)`` split in 3, the
+            second for ``init``, the third for the evaluations).
+        diagnostics: build the depth diagnostics (:func:`harness.diagnostics.group_diagnostics`).
+    """
+
+    window_per_eval = False
+
+    def __init__(self, trainer: Trainer, seeds: list[int], diagnostics: bool = True) -> None:
+        self.trainer, self.n = trainer, len(seeds)
+        self.group = trainer.group(self.n)
+        self.sched = trainer.sched
+        self.num_iters = self.sched.num_iters
+        self.diag = group_diagnostics(trainer, self.n, seeds) if diagnostics else None
+        keys = [jax.random.split(jax.random.PRNGKey(seed), 3) for seed in seeds]
+        self.k_init = jnp.stack([k[1] for k in keys])  # [n, 2]
+        evals = len(self.sched.eval_iters) + 1
+        self.eval_keys = jnp.stack([jax.random.split(k[2], evals) for k in keys])
+
+    def start(self, ckpts: list[Checkpointer] | None, phase: Callable[[str], None]) -> Start:
+        group = self.group
+        restored = None
+        if ckpts is not None:
+            restored = restore_group(ckpts, group.abstract_seed_state(self.k_init[0]))
+        if restored is None:
+            # Committed to the device, as a restored checkpoint is: jit keys its programs on
+            # it, so a resumed run then compiles nothing new (or finds it in the cache).
+            prefill = self.sched.prefill_iters * self.sched.steps_per_iter
+            phase(
+                f"init and prefill with {prefill:,} env steps (compiles the env step and the actor)"
+            )
+            ts = group.prefill(jax.device_put(group.init(self.k_init), jax.devices()[0]))
+            return Start(ts)
         states, record = restored
-        ts: Any = group.stack(states)
-        first_it, eval_index = int(record["iteration"]) + 1, int(record["eval_index"])
-        wall_offset, first_iter_s = float(record["wall_s"]), record.get("first_iter_s")
-        for hook in hooks:
-            if hook.on_resume:
-                hook.on_resume(
-                    {
-                        "iteration": first_it - 1,
-                        "env_steps": group.counter(ts.env_steps),
-                        "wall_s": wall_offset,
-                    }
-                )
-    else:
-        # Committed to the device, as a restored checkpoint is: jit keys its programs on it,
-        # so a resumed run then compiles nothing new (or finds it in the persistent cache).
-        prefill = sched.prefill_iters * sched.steps_per_iter
-        phase(f"init and prefill with {prefill:,} env steps (compiles the env step and the actor)")
-        ts = group.prefill(jax.device_put(group.init(k_init), jax.devices()[0]))
-        first_it, eval_index, wall_offset, first_iter_s = 1, 0, 0.0, None
-    compile_start = time.perf_counter()
-    last_ckpt = time.perf_counter()
-    failed: dict[int, Exception] = {}
-    last: list[dict[str, float]] = [{} for _ in range(n)]
-
-    def live() -> list[int]:
-        return [i for i in range(n) if i not in failed]
-
-    def wall() -> float:
-        return wall_offset + time.perf_counter() - start
-
-    def emit(iteration: int, metrics: list[dict[str, float]]) -> None:
-        env_steps, grad_steps = group.counter(ts.env_steps), group.counter(ts.grad_steps)
-        for i in live():
-            point = {
-                "iteration": iteration,
-                "env_steps": env_steps,
-                "grad_steps": grad_steps,
-                "wall_s": wall(),
-                "metrics": metrics[i],
-            }
-            last[i] = metrics[i]
-            on_eval = hooks[i].on_eval
-            if on_eval:
-                on_eval(point)
-
-    saved_at: list[int] = []
-
-    def save(iteration: int) -> None:
-        nonlocal last_ckpt
-        if ckpts is None or iteration in saved_at:
-            return
-        phase("checkpoint")
-        saved_at[:] = [iteration]
-        record = {
+        ts = group.stack(states)
+        iteration, wall_s = int(record["iteration"]), float(record["wall_s"])
+        resumed = {
             "iteration": iteration,
-            "eval_index": eval_index,
-            "wall_s": wall(),
-            "first_iter_s": first_iter_s,
             "env_steps": group.counter(ts.env_steps),
+            "wall_s": wall_s,
         }
-        for i in live():
-            ckpts[i].save(iteration, group.take(ts, i), record)
-            on_checkpoint = hooks[i].on_checkpoint
-            if on_checkpoint:
-                on_checkpoint({"iteration": iteration, "env_steps": record["env_steps"]})
-        last_ckpt = time.perf_counter()
-
-    if eval_index == 0:
-        phase("evaluation (compiles the evaluation)")
-        policy = group.evaluate(ts, eval_keys[:, 0], False)
-        uniform = group.evaluate(ts, eval_keys[:, 0], True)
-        diag0 = diag(ts) if diag else [{}] * n
-        emit(
-            0,
-            [
-                behaviour.defined(
-                    {
-                        **seed_metrics(policy, i, "eval"),
-                        **seed_metrics(uniform, i, "random"),
-                        **diag0[i],
-                    }
-                )
-                for i in range(n)
-            ],
+        return Start(
+            ts,
+            iteration + 1,
+            int(record["eval_index"]),
+            wall_s,
+            record.get("first_iter_s"),
+            resumed,
         )
-        eval_index = 1
-        save(0)
-    window_start, window_steps = time.perf_counter(), 0
-    compiled = False  # this process's first iteration compiles, after a resume too
-    evaluated = restored is None  # a start compiles the evaluation before the window
-    try:
-        for it in range(first_it, sched.num_iters + 1):
-            phase(f"training iteration {it}" + ("" if compiled else " (compiles the update)"))
-            ts, train_metrics = group.iteration(ts)
-            if not compiled:  # left out of the steps/s window
-                jax.block_until_ready(ts.env_steps)
-                if first_iter_s is None:
-                    first_iter_s = time.perf_counter() - compile_start
-                window_start, window_steps, compiled = time.perf_counter(), 0, True
-            else:
-                window_steps += sched.steps_per_iter
-            if any(hook.on_progress for hook in hooks):
-                jax.block_until_ready(ts.env_steps)
-                elapsed = time.perf_counter() - window_start
-                info = {
-                    "env_steps": group.counter(ts.env_steps),
-                    "total_env_steps": sched.total_env_steps,
-                    "sps": window_steps / elapsed if elapsed > 0 and window_steps else 0.0,
-                }
-                for i in live():
-                    on_progress = hooks[i].on_progress
-                    if on_progress:
-                        on_progress(info)
-            if eval_index <= len(sched.eval_iters) and it == sched.eval_iters[eval_index - 1]:
-                phase("evaluation")
-                eval_start = time.perf_counter()
-                policy = group.evaluate(ts, eval_keys[:, eval_index], False)
-                trained = {k: np.atleast_1d(v) for k, v in jax.device_get(train_metrics).items()}
-                metrics = [
-                    behaviour.defined(
-                        {**seed_metrics(policy, i, "eval"), **seed_metrics(trained, i, "train")}
-                    )
-                    for i in range(n)
-                ]
-                for i in live():
-                    bad = sorted(k for k, v in metrics[i].items() if not math.isfinite(v))
-                    if bad:
-                        failed[i] = FloatingPointError(
-                            f"non-finite metrics at env step {group.counter(ts.env_steps)}: "
-                            f"{', '.join(bad)} (training diverged; try a lower learning rate)"
-                        )
-                        if n == 1:
-                            raise failed[i]
-                if not live():
-                    break
-                if diag:  # after the check: a diagnostic never fails a run (issue 17)
-                    for i, values in enumerate(diag(ts)):
-                        metrics[i].update(values)
-                if not evaluated:  # a resumed process's first evaluation compiles: left out
-                    window_start += time.perf_counter() - eval_start
-                    evaluated = True
-                elapsed = time.perf_counter() - window_start
-                sps = window_steps / elapsed if elapsed > 0 and window_steps else 0.0
-                perf = {
-                    "perf/sps": sps,
-                    "perf/grad_steps_per_s": sps * sched.grad_steps_per_iter / sched.steps_per_iter,
-                    "perf/first_iter_s": float(first_iter_s or 0.0),
-                    "perf/recompiles": float(group.recompiles()),
-                }
-                emit(it, [{**m, **perf} for m in metrics])
-                eval_index += 1
-                if it < sched.num_iters and time.perf_counter() - last_ckpt >= checkpoint_every_s:
-                    save(it)
-            if stop is not None and stop.is_set() and it < sched.num_iters:
-                save(it)
-                raise Preempted(
-                    f"stopped at iteration {it} (env step {group.counter(ts.env_steps)})"
-                )
-    finally:
-        for ckpt in ckpts or []:
-            ckpt.close()
-    if checkpoint_dirs is not None and live():
-        phase("writing the final parameters")
-        for i in live():
-            seed_state = group.take(ts, i)
-            save_params(Path(checkpoint_dirs[i]).parent / "params", seed_state.agent)
-            if cfgs[i].data.save_replay:  # for `harness data export` (harness.datasets)
-                from harness.datasets import save_replay
 
-                save_replay(Path(checkpoint_dirs[i]).parent / "replay.npz", seed_state.replay)
-            if cfgs[i].eval.record_episodes:  # issue 29: the final policy's behaviour
-                phase(f"recording {cfgs[i].eval.record_episodes} episodes")
-                behaviour.write_episodes(
-                    Path(checkpoint_dirs[i]).parent / behaviour.EPISODES_FILE,
-                    trainer.record_episodes(seed_state.agent.actor_params),
-                    behaviour.episode_meta(trainer.eval_env, sched.episode_length),
-                )
-    return [failed.get(i, last[i]) for i in range(n)]
+    def iteration_phase(self, it: int) -> str:
+        return f"training iteration {it}"
+
+    def iteration(self, ts: Any, it: int) -> tuple[Any, Any, int]:
+        ts, metrics = self.group.iteration(ts)
+        return ts, metrics, self.sched.steps_per_iter
+
+    def progress(self, ts: Any, rate: float) -> dict[str, Any]:
+        return {
+            "env_steps": self.group.counter(ts.env_steps),
+            "total_env_steps": self.sched.total_env_steps,
+            "sps": rate,
+        }
+
+    def eval_due(self, it: int, eval_index: int) -> bool:
+        iters = self.sched.eval_iters
+        return eval_index <= len(iters) and it == iters[eval_index - 1]
+
+    def first_evaluation(self, ts: Any) -> list[dict[str, float]]:
+        policy = self.group.evaluate(ts, self.eval_keys[:, 0], False)
+        uniform = self.group.evaluate(ts, self.eval_keys[:, 0], True)
+        return [
+            {**seed_metrics(policy, i, "eval"), **seed_metrics(uniform, i, "random")}
+            for i in range(self.n)
+        ]
+
+    def evaluation(self, ts: Any, eval_index: int, train: Any) -> list[dict[str, float]]:
+        policy = self.group.evaluate(ts, self.eval_keys[:, eval_index], False)
+        trained = {k: np.atleast_1d(v) for k, v in jax.device_get(train).items()}
+        return [
+            {**seed_metrics(policy, i, "eval"), **seed_metrics(trained, i, "train")}
+            for i in range(self.n)
+        ]
+
+    def diagnostics(self, ts: Any) -> list[dict[str, float]]:
+        return self.diag(ts) if self.diag else [{} for _ in range(self.n)]
+
+    def perf(self, units: int, elapsed: float, first_iter_s: float) -> dict[str, float]:
+        sps = units / elapsed if elapsed > 0 and units else 0.0
+        sched = self.sched
+        return {
+            "perf/sps": sps,
+            "perf/grad_steps_per_s": sps * sched.grad_steps_per_iter / sched.steps_per_iter,
+            "perf/first_iter_s": first_iter_s,
+            "perf/recompiles": float(self.group.recompiles()),
+        }
+
+    def point(self, ts: Any, it: int, eval_index: int) -> dict[str, Any]:
+        return {
+            "iteration": it,
+            "env_steps": self.group.counter(ts.env_steps),
+            "grad_steps": self.group.counter(ts.grad_steps),
+        }
+
+    def checkpoint(
+        self, ts: Any, it: int, eval_index: int, wall_s: float, first_iter_s: float | None
+    ) -> tuple[int, dict[str, Any]]:
+        record = {
+            "iteration": it,
+            "eval_index": eval_index,
+            "wall_s": wall_s,
+            "first_iter_s": first_iter_s,
+            "env_steps": self.group.counter(ts.env_steps),
+        }
+        return it, record
+
+    def seed_state(self, ts: Any, i: int) -> Any:
+        return self.group.take(ts, i)
+
+    def where(self, ts: Any) -> str:
+        return f"env step {self.group.counter(ts.env_steps)}"
+
+    def finish(self, seed_state: Any, i: int, run_dir: Path, hooks: Callbacks) -> None:
+        cfg = self.trainer.cfg
+        save_params(run_dir / "params", seed_state.agent)
+        if cfg.data.save_replay:  # for `harness data export` (harness.datasets)
+            from harness.datasets import save_replay
+
+            save_replay(run_dir / "replay.npz", seed_state.replay)
+        if cfg.eval.record_episodes:  # issue 29: the final policy's behaviour
+            hooks.phase(f"recording {cfg.eval.record_episodes} episodes")
+            behaviour.write_episodes(
+                run_dir / behaviour.EPISODES_FILE,
+                self.trainer.record_episodes(seed_state.agent.actor_params),
+                behaviour.episode_meta(self.trainer.eval_env, self.sched.episode_length),
+            )

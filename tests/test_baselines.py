@@ -303,7 +303,7 @@ def test_spec_sections_fit_the_algorithm(tmp_path: Path) -> None:
         "algo: {name: sac_her, her: {relabel_prob: 1.5}}": "less than or equal to 1",
         "algo: {name: sac_her, sac: {tua: 0.1}}": "unknown field",
         "algo: {name: sac}\nsweep: {algo.sac.taux: [0.1]}": "algo.sac has no field 'taux'",
-        "algo: {name: ddpg}": "Input should be",
+        "algo: {name: ddpg}": "unknown algorithm .ddpg.; one of crl, sac, sac_her",
         "algo: {name: sac}\ndata: {mode: offline, dataset: pointmaze-medium-navigate-v0}": (
             "runs online only"
         ),

@@ -35,13 +35,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness.plan",),  # spec -> runs, run ids, step counts
     ("harness.offline",),  # offline training (reuses train's loop pieces and evaluator)
     ("harness.train",),  # online training
+    ("harness.driver",),  # the one host loop of every trainer (resume, evaluations, checkpoints)
     ("harness.diagnostics",),  # depth diagnostics on one minibatch (called by both trainers)
     ("harness.behaviour",),  # behaviour metrics and recorded episodes (called by both trainers)
     ("harness.datasets",),  # dataset files (exports a replay's trajectories)
     ("harness.agents", "harness.replay", "harness.seeds"),  # learning; sampling; seed groups
     ("harness.networks", "harness.batches"),  # residual networks; minibatch types
     ("harness.spec",),  # the spec format
-    ("harness.blocks",),  # the registry of residual blocks (network.block) and the blocks
+    ("harness.blocks", "harness.algos"),  # the registries of residual blocks and of agents
     ("envs",),  # the environments (a library of its own)
     ("harness.checkpoint",),  # orbax checkpoints; a failed write is a harness.store WriteError
     (
@@ -58,6 +59,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 #: Most lines a file of harness/ may hold.
 MAX_LINES = 700
+#: Most lines of code a function of harness/ may hold, its docstring left out (issue 26).
+MAX_FUNCTION_LINES = 100
 
 
 def _module_name(path: Path) -> str:
@@ -224,6 +227,33 @@ def test_no_file_of_harness_is_too_long() -> None:
         if (n := len(p.read_text().splitlines())) > MAX_LINES
     }
     assert not long, f"files over {MAX_LINES} lines: {long}"
+
+
+def _code_lines(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines of a function from its first statement after the docstring to its end."""
+    first = fn.body[0]
+    docstring = (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
+    start = first.end_lineno + 1 if docstring and first.end_lineno else first.lineno
+    return (fn.end_lineno or fn.lineno) - start + 1
+
+
+def test_no_function_of_harness_is_too_long() -> None:
+    """The host loop and everything else is split into functions a reader can hold."""
+    long = {}
+    for path in sorted((ROOT / "harness").rglob("*.py")):
+        functions = [
+            node
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+        for fn in functions:
+            if (n := _code_lines(fn)) > MAX_FUNCTION_LINES:
+                long[f"{path.relative_to(ROOT)}:{fn.lineno} {fn.name}"] = n
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines of code: {long}"
 
 
 def test_readme_architecture_names_every_unit() -> None:

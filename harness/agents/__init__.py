@@ -1,48 +1,42 @@
 """Agents: contrastive RL and the goal-conditioned baselines of Wang et al. 2025, Fig. 13.
 
-Every agent has the same interface, so :class:`harness.train.Trainer` runs any of them:
+Which agents exist, and what each declares, is the registry :mod:`harness.algos`; the classes
+live in this package's modules and follow :class:`~harness.agents.base.Agent`:
 ``init(key) -> state`` (a pytree whose ``actor_params`` the policy reads),
 ``act(actor_params, obs [B, state_dim + goal_dim], key, deterministic) -> action [B, action_dim]``
-(deterministic: ``tanh(mean)`` of the shared :class:`~harness.networks.Actor`), and
-``update(state, batch, key) -> (state, metrics)``. The batch is a
-:class:`~harness.batches.Batch` (hindsight goals: crl, gcbc, gcsl) or a
-:class:`~harness.batches.Transition` (TD learning on the goal reward: sac, sac_her, td3_her);
-:func:`batch_kind` tells which.
+(deterministic: ``tanh(mean)`` of the shared :class:`~harness.networks.Actor`),
+``update(state, batch, key) -> (state, metrics)`` and ``gradient_probe`` for the depth
+diagnostics. The batch is a :class:`~harness.batches.Batch` (hindsight goals: crl, gcbc, gcsl)
+or a :class:`~harness.batches.Transition` (TD learning on the goal reward: sac, sac_her,
+td3_her); :func:`batch_kind` tells which.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import importlib
+from typing import cast
 
-import jax
+from harness import algos
+from harness.agents.base import Agent, GradientProbe, OfflineAgent
+from harness.spec import RunConfig
 
-from harness.spec import TD_ALGOS, RunConfig
-
-
-class Agent(Protocol):
-    """What the trainers need of an agent (see the module docstring)."""
-
-    def init(self, key: jax.Array) -> Any: ...
-
-    def act(
-        self, actor_params: Any, obs: jax.Array, key: jax.Array, deterministic: bool = False
-    ) -> jax.Array: ...
-
-    def update(
-        self, state: Any, batch: Any, key: jax.Array
-    ) -> tuple[Any, dict[str, jax.Array]]: ...
+__all__ = ["Agent", "GradientProbe", "OfflineAgent", "batch_kind", "make_agent"]
 
 
 def batch_kind(name: str) -> str:
-    """``transition`` for the TD algorithms (``algo.name`` in :data:`~harness.spec.TD_ALGOS`),
-    ``future`` for gcsl (uniform future goals), ``geometric`` for crl and gcbc."""
-    if name in TD_ALGOS:
-        return "transition"
-    return "future" if name == "gcsl" else "geometric"
+    """The minibatch the agent ``name`` updates on (:attr:`harness.algos.AlgoDef.batch`):
+    ``transition`` for the TD algorithms, ``future`` for gcsl (uniform future goals),
+    ``geometric`` for crl and gcbc.
+
+    Raises:
+        ValueError: an unknown ``name``.
+    """
+    return algos.get(name).batch
 
 
 def make_agent(cfg: RunConfig, state_dim: int, goal_dim: int, action_dim: int) -> Agent:
-    """The agent of ``cfg.algo.name``, built on the run's network settings.
+    """The agent of ``cfg.algo.name`` (its class from :data:`harness.algos.REGISTRY`), built on
+    the run's network settings.
 
     Args:
         cfg: validated run config.
@@ -51,26 +45,6 @@ def make_agent(cfg: RunConfig, state_dim: int, goal_dim: int, action_dim: int) -
     Raises:
         ValueError: an unknown ``algo.name`` (the spec refuses it first).
     """
-    name = cfg.algo.name
-    dims = (state_dim, goal_dim, action_dim)
-    if name == "crl":
-        from harness.agents.crl import CRL
-
-        return CRL(cfg, *dims)
-    if name in ("sac", "sac_her"):
-        from harness.agents.sac import SAC
-
-        return SAC(cfg, *dims)
-    if name == "td3_her":
-        from harness.agents.td3 import TD3
-
-        return TD3(cfg, *dims)
-    if name == "gcbc":
-        from harness.agents.gcbc import GCBC
-
-        return GCBC(cfg, *dims)
-    if name == "gcsl":
-        from harness.agents.gcsl import GCSL
-
-        return GCSL(cfg, *dims)
-    raise ValueError(f"unknown algo.name {name!r}")
+    module, _, cls = algos.get(cfg.algo.name).agent.partition(":")
+    agent_class = getattr(importlib.import_module(module), cls)
+    return cast(Agent, agent_class(cfg, state_dim, goal_dim, action_dim))

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from harness.agents.base import GradientProbe
 from harness.batches import Batch as Batch  # re-exported (its former home)
 from harness.networks import Actor, Critic, apply_updates, weight_projection
 from harness.spec import RunConfig
@@ -410,3 +411,51 @@ class CRL:
             actor_params, critic_params, log_alpha, actor_opt, critic_opt, alpha_opt
         )
         return new_state, metrics
+
+    def offline_update(
+        self, state: CRLState, critic_batch: Batch, actor_batch: Batch, key: jax.Array
+    ) -> tuple[CRLState, dict[str, jax.Array]]:
+        """:meth:`update` with the actor's own goals (OGBench's offline CRL)."""
+        return self.update(state, critic_batch, key, actor_batch)
+
+    def validation_metrics(
+        self, state: CRLState, critic_batch: Batch, actor_batch: Batch
+    ) -> dict[str, jax.Array]:
+        """``critic_loss`` and its metrics on a validation minibatch, and the DDPG+BC actor's
+        ``bc_mse`` when that is the actor loss."""
+        loss, metrics = self.critic_loss(state.critic_params, critic_batch)
+        metrics = {"critic_loss": loss, **metrics}
+        if self.actor_loss_kind == "ddpg_bc":
+            _, actor_metrics = self.ddpg_bc_actor_loss(
+                state.actor_params, state.critic_params, actor_batch
+            )
+            metrics["bc_mse"] = actor_metrics["bc_mse"]
+        return metrics
+
+    def gradient_probe(
+        self, state: CRLState, batch: Batch, key: jax.Array, actor_batch: Batch
+    ) -> GradientProbe:
+        """Gradients of the actor loss and of the InfoNCE loss over phi's and psi's encoders,
+        phi(s, a) and psi(g) on ``batch`` (:mod:`harness.diagnostics`)."""
+        k_actor, _ = jax.random.split(key)
+        if self.actor_loss_kind == "ddpg_bc":
+            actor_grads, _ = jax.grad(self.ddpg_bc_actor_loss, has_aux=True)(
+                state.actor_params, state.critic_params, actor_batch
+            )
+        else:
+            actor_grads, _ = jax.grad(self.actor_loss, has_aux=True)(
+                state.actor_params, state.critic_params, state.log_alpha, actor_batch, k_actor
+            )
+        critic_grads, metrics = jax.grad(self.critic_loss, has_aux=True)(state.critic_params, batch)
+        phi, psi = cast(
+            tuple[jax.Array, jax.Array],
+            self.critic.apply(state.critic_params, batch.state, batch.action, batch.goal),
+        )
+        grads = critic_grads["params"]
+        return GradientProbe(
+            actor_grads=actor_grads,
+            critic_grads={"phi": (grads["sa_encoder"],), "psi": (grads["g_encoder"],)},
+            representations={"phi": phi, "psi": psi},
+            ranked=("phi",),
+            scalars={"logits_pos": metrics["logits_pos"], "logits_neg": metrics["logits_neg"]},
+        )

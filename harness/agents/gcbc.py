@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from harness.agents.base import GradientProbe
 from harness.agents.crl import make_actor
 from harness.batches import Batch
 from harness.networks import apply_updates, weight_projection
@@ -95,3 +96,26 @@ class GCBC:
         updates, actor_opt = self.actor_tx.update(grads, state.actor_opt)
         params = apply_updates(state.actor_params, updates, self.projection)
         return GCBCState(params, actor_opt), metrics
+
+    def offline_update(
+        self, state: GCBCState, critic_batch: Batch, actor_batch: Batch, key: jax.Array
+    ) -> tuple[GCBCState, dict[str, jax.Array]]:
+        """:meth:`update` on the actor's minibatch (GCBC has no critic)."""
+        del critic_batch
+        return self.update(state, actor_batch, key)
+
+    def validation_metrics(
+        self, state: GCBCState, critic_batch: Batch, actor_batch: Batch
+    ) -> dict[str, jax.Array]:
+        """The BC loss's metrics on a validation minibatch."""
+        del critic_batch
+        _, metrics = self.loss(state.actor_params, actor_batch)
+        return metrics
+
+    def gradient_probe(
+        self, state: GCBCState, batch: Batch, key: jax.Array, actor_batch: Batch
+    ) -> GradientProbe:
+        """The BC loss's gradient on ``actor_batch``; no critic."""
+        del batch, key
+        grads, _ = jax.grad(self.loss, has_aux=True)(state.actor_params, actor_batch)
+        return GradientProbe(grads, {}, {}, (), {})

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from harness.agents.base import GradientProbe
 from harness.agents.crl import make_actor, tanh_gaussian_sample
 from harness.batches import Batch
 from harness.networks import apply_updates, weight_projection
@@ -119,3 +120,11 @@ class GCSL:
         updates, actor_opt = self.actor_tx.update(grads, state.actor_opt)
         params = apply_updates(state.actor_params, updates, self.projection)
         return GCSLState(params, actor_opt), metrics
+
+    def gradient_probe(
+        self, state: GCSLState, batch: Batch, key: jax.Array, actor_batch: Batch
+    ) -> GradientProbe:
+        """The likelihood loss's gradient on ``actor_batch``; no critic."""
+        del batch, key
+        grads, _ = jax.grad(self.loss, has_aux=True)(state.actor_params, actor_batch)
+        return GradientProbe(grads, {}, {}, (), {})

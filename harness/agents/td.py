@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from harness.agents.base import GradientProbe
 from harness.batches import Transition as Transition  # re-exported (its former home)
 from harness.networks import ResidualMLP
 from harness.spec import RunConfig
@@ -102,3 +103,17 @@ def twin_q_loss(q: jax.Array, target: jax.Array) -> jax.Array:
 def polyak(target: Any, online: Any, tau: float) -> Any:
     """``(1 - tau) * target + tau * online``, leaf by leaf (Lillicrap et al. 2016)."""
     return jax.tree_util.tree_map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
+
+
+def twin_q_probe(actor_grads: Any, critic_grads: Any, q: jax.Array) -> GradientProbe:
+    """The :class:`~harness.agents.base.GradientProbe` of a twin-critic agent: the gradient
+    norms over both Q-networks together (``critic``), and the mean and standard deviation of
+    both Q-networks' values ``q [B, 2]`` at the batch's ``(s, a, g)``."""
+    heads = critic_grads["params"]
+    return GradientProbe(
+        actor_grads=actor_grads,
+        critic_grads={"critic": (heads["q1"], heads["q2"])},
+        representations={},
+        ranked=(),
+        scalars={"q_mean": jnp.mean(q), "q_std": jnp.std(q)},
+    )

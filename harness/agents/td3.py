@@ -27,8 +27,9 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from harness.agents.base import GradientProbe
 from harness.agents.crl import make_actor
-from harness.agents.td import make_twin_q, polyak, td_target, twin_q_loss
+from harness.agents.td import make_twin_q, polyak, td_target, twin_q_loss, twin_q_probe
 from harness.batches import Transition
 from harness.networks import apply_updates, weight_projection
 from harness.spec import RunConfig
@@ -205,3 +206,21 @@ class TD3:
             actor_params, critic_params, target_actor, target_critic, actor_opt, critic_opt, steps
         )
         return new_state, metrics
+
+    def gradient_probe(
+        self, state: TD3State, batch: Transition, key: jax.Array, actor_batch: Transition
+    ) -> GradientProbe:
+        """Gradients of the actor loss and the clipped double-Q TD loss, and both Q-values on
+        ``batch`` (:mod:`harness.diagnostics`; ``actor_batch`` is ``batch`` for a TD agent)."""
+        del actor_batch
+        _, k_critic = jax.random.split(key)
+        actor_grads = jax.grad(self.actor_loss)(state.actor_params, state.critic_params, batch)
+        critic_grads, _ = jax.grad(self.critic_loss, has_aux=True)(
+            state.critic_params,
+            state.target_critic_params,
+            state.target_actor_params,
+            batch,
+            k_critic,
+        )
+        q = cast(jax.Array, self.q(state.critic_params, batch.state, batch.action, batch.goal))
+        return twin_q_probe(actor_grads, critic_grads, q)

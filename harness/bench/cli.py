@@ -84,7 +84,24 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """``harness bench``: the update cost per depth and form, or (``--train``) training
+    throughput, or (``--train --seed-group``) seed groups; a table or ``--json``."""
+    inputs = _bench_inputs(args)
+    if isinstance(inputs, int):
+        return inputs
+    depths, forms = inputs
+    import jax
 
+    device = jax.devices()[0]
+    if args.train is not None and args.seed_group is not None:
+        return _bench_seed_groups(args, depths, device)
+    if args.train is not None:
+        return _bench_training(args, depths, device)
+    return _bench_updates(args, depths, forms, device)
+
+
+def _bench_inputs(args: argparse.Namespace) -> tuple[list[int], tuple[str, ...]] | int:
+    """The depths and forms asked for, or the exit code after a clear message."""
     try:
         depths = [int(d) for d in args.depths.split(",") if d.strip()]
     except ValueError:
@@ -115,69 +132,73 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 markup=False,
             )
             return EXIT_BAD_INPUT
-    import jax
+    return depths, forms
 
-    device = jax.devices()[0]
-    if args.train is not None and args.seed_group is not None:
-        return _bench_seed_groups(args, depths, device)
-    if args.train is not None:
+
+def _bench_training(args: argparse.Namespace, depths: list[int], device: Any) -> int:
+    """Training throughput of ``args.train`` at each depth (``harness bench --train``)."""
+    _err.print(
+        f"device: {device.platform} ({device.device_kind}); training {args.train}: "
+        f"{args.num_envs} envs x unroll {args.unroll_length}, batch {args.batch}, "
+        f"width {args.width}, UTD 1:40, {args.iterations} timed iterations",
+        markup=False,
+    )
+    results = []
+    for depth in depths:
+        results.append(
+            measure_training(
+                args.train,
+                depth,
+                num_envs=args.num_envs,
+                unroll_length=args.unroll_length,
+                batch=args.batch,
+                width=args.width,
+                iterations=args.iterations,
+            )
+        )
+        r = results[-1]
         _err.print(
-            f"device: {device.platform} ({device.device_kind}); training {args.train}: "
-            f"{args.num_envs} envs x unroll {args.unroll_length}, batch {args.batch}, "
-            f"width {args.width}, UTD 1:40, {args.iterations} timed iterations",
+            f"depth {depth}: {r['env_steps_per_s']:,.0f} env steps/s, "
+            f"{r['grad_steps_per_s']:.1f} grad steps/s, first iteration "
+            f"{r['first_iteration_s']:.1f} s, recompiles {r['recompiles']}",
             markup=False,
         )
-        results = []
-        for depth in depths:
-            results.append(
-                measure_training(
-                    args.train,
-                    depth,
-                    num_envs=args.num_envs,
-                    unroll_length=args.unroll_length,
-                    batch=args.batch,
-                    width=args.width,
-                    iterations=args.iterations,
-                )
-            )
-            r = results[-1]
-            _err.print(
-                f"depth {depth}: {r['env_steps_per_s']:,.0f} env steps/s, "
-                f"{r['grad_steps_per_s']:.1f} grad steps/s, first iteration "
-                f"{r['first_iteration_s']:.1f} s, recompiles {r['recompiles']}",
-                markup=False,
-            )
-        if args.json:
-            print(json.dumps({"device": device.device_kind, "rows": results}, indent=2))
-            return EXIT_OK
-        table = Table(title=f"Training throughput, {args.train} ({device.device_kind})")
-        for header in (
-            "depth",
-            "envs x unroll",
-            "batch",
-            "grad steps / iter",
-            "first iter s",
-            "iter s",
-            "env steps/s",
-            "grad steps/s",
-            "recompiles",
-        ):
-            table.add_column(header, justify="right")
-        for r in results:
-            table.add_row(
-                str(r["critic_depth"]),
-                f"{r['num_envs']} x {r['unroll_length']}",
-                str(r["batch_size"]),
-                str(r["grad_steps_per_iter"]),
-                f"{r['first_iteration_s']:.1f}",
-                f"{r['iteration_s']:.2f}",
-                f"{r['env_steps_per_s']:,.0f}",
-                f"{r['grad_steps_per_s']:.1f}",
-                str(r["recompiles"]),
-            )
-        _out.print(table)
+    if args.json:
+        print(json.dumps({"device": device.device_kind, "rows": results}, indent=2))
         return EXIT_OK
+    table = Table(title=f"Training throughput, {args.train} ({device.device_kind})")
+    for header in (
+        "depth",
+        "envs x unroll",
+        "batch",
+        "grad steps / iter",
+        "first iter s",
+        "iter s",
+        "env steps/s",
+        "grad steps/s",
+        "recompiles",
+    ):
+        table.add_column(header, justify="right")
+    for r in results:
+        table.add_row(
+            str(r["critic_depth"]),
+            f"{r['num_envs']} x {r['unroll_length']}",
+            str(r["batch_size"]),
+            str(r["grad_steps_per_iter"]),
+            f"{r['first_iteration_s']:.1f}",
+            f"{r['iteration_s']:.2f}",
+            f"{r['env_steps_per_s']:,.0f}",
+            f"{r['grad_steps_per_s']:.1f}",
+            str(r["recompiles"]),
+        )
+    _out.print(table)
+    return EXIT_OK
 
+
+def _bench_updates(
+    args: argparse.Namespace, depths: list[int], forms: tuple[str, ...], device: Any
+) -> int:
+    """The CRL update's cost per depth and form (``harness bench``)."""
     _err.print(
         f"device: {device.platform} ({device.device_kind}); width {args.width}, batch "
         f"{args.batch}, humanoid-sized inputs; forms {', '.join(forms)}",

@@ -186,25 +186,7 @@ def _report(args: argparse.Namespace) -> int:
             f"first, or pass --results)"
         )
     runs = rp.load_runs(folder, args.metric, args.last, extra)
-    plan_notes = []
-    if spec is not None:
-        mine = str(Path(args.target).resolve())
-        others = sorted({str((r.config or {}).get("spec_file")) for r in runs} - {mine, "None"})
-        if others:
-            plan_notes.append(
-                f"{folder} also holds runs of another spec file with the name {spec.name!r} "
-                f"({', '.join(others)}): they are pooled in this report"
-            )
-        pending = rp.pending_runs(spec, Path(args.results), runs)
-        off_plan = len(runs) - (len(rp.planned_ids(spec)) - len(pending))
-        runs += pending
-        if pending and off_plan:
-            plan_notes.append(
-                f"{off_plan} run folders in {folder} are not runs that {args.target} expands "
-                f"into now, and {len(pending)} of its runs have no folder yet: the spec or "
-                "the run config format changed since they ran (run ids hash the resolved "
-                "config); the old runs are reported from their own config.json"
-            )
+    plan_notes = _add_pending(args, spec, folder, runs) if spec is not None else []
     report = rp.build_report(
         folder,
         runs,
@@ -215,36 +197,8 @@ def _report(args: argparse.Namespace) -> int:
         reference=args.reference == "paper",
         seed=args.seed,
     )
-    value_runs = []
-    if args.value_map:
-        value_runs = [rp.find_run(runs, args.value_map)]
-    elif not args.no_plots:
-        value_runs = rp.best_maze_runs(report)
-    if goal is not None and not args.value_map and not value_runs:
-        _err.print("--goal given but no run to draw a value map for", markup=False)
-    value_maps = []
     warnings = list(report.warnings) + plan_notes
-    for run in value_runs:
-        try:
-            value_maps.append(rp.value_map(run, goal))
-        except rp.ReportError as exc:
-            if args.value_map:
-                raise
-            warnings.append(f"no value map for {run.run_id}: {exc}")
-    depth_ends = []
-    if not args.no_plots and not args.value_map:
-        by_run = {vm.run.run_id: vm for vm in value_maps}
-        for pair in rp.depth_end_runs(report):
-            try:
-                ends = []
-                for run in pair:
-                    if run.run_id not in by_run:
-                        by_run[run.run_id] = rp.value_map(run, goal)
-                    ends.append(by_run[run.run_id])
-            except rp.ReportError as exc:
-                warnings.append(f"no depth figure for {pair[0].env_id}: {exc}")
-                continue
-            depth_ends.append((ends[0], ends[1]))
+    value_maps, depth_ends = _value_maps(args, report, runs, goal, warnings)
     report = dataclasses.replace(report, warnings=tuple(warnings))
     out_dir = Path(args.out) if args.out else folder / "report"
     if not args.no_plots or value_maps:
@@ -280,6 +234,76 @@ def _report(args: argparse.Namespace) -> int:
     elif plots:
         _out.print(f"wrote {plots[0][0]}", markup=False)
     return EXIT_OK
+
+
+def _add_pending(args: argparse.Namespace, spec: Any, folder: Path, runs: list[Any]) -> list[str]:
+    """Add the spec's runs that have no folder yet to ``runs`` (as pending); the notes on
+    runs of another spec file or of an older config format in ``folder``."""
+    from harness import report as rp
+
+    notes = []
+    mine = str(Path(args.target).resolve())
+    others = sorted({str((r.config or {}).get("spec_file")) for r in runs} - {mine, "None"})
+    if others:
+        notes.append(
+            f"{folder} also holds runs of another spec file with the name {spec.name!r} "
+            f"({', '.join(others)}): they are pooled in this report"
+        )
+    pending = rp.pending_runs(spec, Path(args.results), runs)
+    off_plan = len(runs) - (len(rp.planned_ids(spec)) - len(pending))
+    runs += pending
+    if pending and off_plan:
+        notes.append(
+            f"{off_plan} run folders in {folder} are not runs that {args.target} expands "
+            f"into now, and {len(pending)} of its runs have no folder yet: the spec or "
+            "the run config format changed since they ran (run ids hash the resolved "
+            "config); the old runs are reported from their own config.json"
+        )
+    return notes
+
+
+def _value_maps(
+    args: argparse.Namespace, report: Any, runs: list[Any], goal: Any, warnings: list[str]
+) -> tuple[list[Any], list[tuple[Any, Any]]]:
+    """The value maps to draw (``--value-map``, else the best run of each maze) and the
+    shallowest / deepest pairs of the depth figure; what cannot be drawn goes to
+    ``warnings``.
+
+    Raises:
+        ReportError: the value map asked for with ``--value-map`` cannot be drawn.
+    """
+    from harness import report as rp
+
+    value_runs = []
+    if args.value_map:
+        value_runs = [rp.find_run(runs, args.value_map)]
+    elif not args.no_plots:
+        value_runs = rp.best_maze_runs(report)
+    if goal is not None and not args.value_map and not value_runs:
+        _err.print("--goal given but no run to draw a value map for", markup=False)
+    value_maps = []
+    for run in value_runs:
+        try:
+            value_maps.append(rp.value_map(run, goal))
+        except rp.ReportError as exc:
+            if args.value_map:
+                raise
+            warnings.append(f"no value map for {run.run_id}: {exc}")
+    depth_ends = []
+    if not args.no_plots and not args.value_map:
+        by_run = {vm.run.run_id: vm for vm in value_maps}
+        for pair in rp.depth_end_runs(report):
+            try:
+                ends = []
+                for run in pair:
+                    if run.run_id not in by_run:
+                        by_run[run.run_id] = rp.value_map(run, goal)
+                    ends.append(by_run[run.run_id])
+            except rp.ReportError as exc:
+                warnings.append(f"no depth figure for {pair[0].env_id}: {exc}")
+                continue
+            depth_ends.append((ends[0], ends[1]))
+    return value_maps, depth_ends
 
 
 def _count(n: int, noun: str) -> str:

@@ -214,35 +214,8 @@ def _draw_depth_scaling(ax: Any, report: Report, env_id: str) -> bool:
         series.setdefault(tuple(g.key[f] for f in fields), []).append(g)
     colours = _colours(len(series))
     for colour, (skey, members) in zip(colours, series.items(), strict=True):
-        members.sort(key=lambda g: int(g.key["critic_depth"]))
-        x = np.array([int(g.key["critic_depth"]) for g in members], dtype=float)
-        mean = np.array([g.mean for g in members])
-        se = np.array([g.se if math.isfinite(g.se) else 0.0 for g in members])
-        n = sorted({g.n for g in members})
-        n_text = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
         name = _series_label(dict(zip(fields, skey, strict=True)), fields)
-        prefix = f"{name}: " if name else ""
-        what = "one seed" if n == [1] else f"mean ± 1 s.e. ({n_text} seeds)"
-        ax.plot(x, mean, "o-", color=colour, label=f"{prefix}{what}")
-        ax.fill_between(x, mean - se, mean + se, color=colour, alpha=0.2, lw=0)
-        iqm_v = np.array([g.iqm for g in members])
-        low = np.array([g.iqm_ci[0] for g in members])
-        high = np.array([g.iqm_ci[1] for g in members])
-        ok = np.isfinite(low) & np.isfinite(high)
-        yerr = np.where(ok, np.stack([iqm_v - low, high - iqm_v]), 0.0)
-        ax.errorbar(
-            x * 2**_IQM_SHIFT,
-            iqm_v,
-            yerr=yerr,
-            fmt="D",
-            ms=4,
-            mfc="white",
-            color=colour,
-            capsize=3,
-            lw=1,
-            label=f"{prefix}IQM, 95% bootstrap CI",
-        )
-        _mark_jumps(ax, members, colour)
+        _draw_depth_series(ax, members, colour, f"{name}: " if name else "")
     randoms = [r.random_score for r in runs if r.random_score is not None]
     if randoms:
         ax.axhline(
@@ -310,6 +283,38 @@ def _draw_depth_scaling(ax: Any, report: Report, env_id: str) -> bool:
     )
     _legend_below(ax, handles, labels)
     return True
+
+
+def _draw_depth_series(ax: Any, members: list[GroupStats], colour: Any, prefix: str) -> None:
+    """One series of the depth-scaling plot: mean +- 1 s.e. over seeds and the IQM with its
+    95 % bootstrap CI at each critic depth, and the jumps marked."""
+    members.sort(key=lambda g: int(g.key["critic_depth"]))
+    x = np.array([int(g.key["critic_depth"]) for g in members], dtype=float)
+    mean = np.array([g.mean for g in members])
+    se = np.array([g.se if math.isfinite(g.se) else 0.0 for g in members])
+    n = sorted({g.n for g in members})
+    n_text = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
+    what = "one seed" if n == [1] else f"mean ± 1 s.e. ({n_text} seeds)"
+    ax.plot(x, mean, "o-", color=colour, label=f"{prefix}{what}")
+    ax.fill_between(x, mean - se, mean + se, color=colour, alpha=0.2, lw=0)
+    iqm_v = np.array([g.iqm for g in members])
+    low = np.array([g.iqm_ci[0] for g in members])
+    high = np.array([g.iqm_ci[1] for g in members])
+    ok = np.isfinite(low) & np.isfinite(high)
+    yerr = np.where(ok, np.stack([iqm_v - low, high - iqm_v]), 0.0)
+    ax.errorbar(
+        x * 2**_IQM_SHIFT,
+        iqm_v,
+        yerr=yerr,
+        fmt="D",
+        ms=4,
+        mfc="white",
+        color=colour,
+        capsize=3,
+        lw=1,
+        label=f"{prefix}IQM, 95% bootstrap CI",
+    )
+    _mark_jumps(ax, members, colour)
 
 
 def _curve_stats(

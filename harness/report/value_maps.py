@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from harness import algos
 from harness.report.groups import Report
 from harness.report.runs import ReportError, RunResult
 
@@ -88,9 +89,10 @@ def value_map(
             f"run {run.run_id} has no params/ folder ({run.path / 'params'}); only runs that "
             "completed with this version of the harness write one"
         )
-    if run.fields.get("algo", "crl") != "crl":
+    if not _contrastive(run):
         raise ReportError(
-            f"run {run.run_id} is {run.fields.get('algo')}; value maps need a CRL critic"
+            f"run {run.run_id} is {run.fields.get('algo')}; value maps need a contrastive "
+            "critic (phi, psi)"
         )
     try:
         cfg = RunConfig.model_validate((run.config or {}).get("config"))
@@ -184,8 +186,14 @@ def _value_map_candidate(run: RunResult) -> bool:
         run.has_params
         and env_id.startswith(("point_", "ant_"))
         and "maze" in env_id
-        and run.fields.get("algo", "crl") == "crl"  # value maps need the contrastive critic
+        and _contrastive(run)
     )
+
+
+def _contrastive(run: RunResult) -> bool:
+    """The run's agent has a contrastive critic phi(s, a), psi(g) (:mod:`harness.algos`)."""
+    algo = algos.REGISTRY.get(str(run.fields.get("algo", algos.DEFAULT)))
+    return algo is not None and algo.critic == "contrastive"
 
 
 def depth_end_runs(report: Report) -> list[tuple[RunResult, RunResult]]:

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from harness import algos
 from harness.spec.fields import PositiveFloat, PositiveInt, UnitFloat, _parse_float, _Section
 
-#: Algorithm names (``algo.name``). The baselines are those of Wang et al. 2025, Fig. 13.
-ALGOS = ("crl", "sac", "sac_her", "td3_her", "gcbc", "gcsl")
-#: Algorithms trained by TD learning on (s, a, s', g, r) transitions (harness.agents.sac/td3).
-TD_ALGOS = ("sac", "sac_her", "td3_her")
+#: Algorithm names (``algo.name``, :data:`harness.algos.NAMES`). The baselines are those of
+#: Wang et al. 2025, Fig. 13.
+ALGOS = algos.NAMES
+#: Algorithms trained by TD learning on (s, a, s', g, r) transitions (:data:`harness.algos.TD`).
+TD_ALGOS = algos.TD
 
 
 class SACSpec(_Section):
@@ -90,13 +92,14 @@ class AlgoSpec(_Section):
     """Contrastive RL settings (JaxGCRL defaults, Bortkiewicz et al. 2024; Wang et al. 2025)
     and the baselines of Wang et al. 2025, Fig. 13, each with its own sub-section."""
 
-    name: Literal["crl", "sac", "sac_her", "td3_her", "gcbc", "gcsl"] = Field(
-        "crl",
+    name: str = Field(
+        algos.DEFAULT,
         description="Algorithm: crl (contrastive RL), sac (soft actor-critic on the sparse "
         "goal reward), sac_her and td3_her (with hindsight relabelling), gcbc "
         "(goal-conditioned behaviour cloning with hindsight goals; online on the agent's own "
         "replay, or offline) or gcsl (goal-conditioned supervised learning). All use the "
-        "network section's residual networks.",
+        "network section's residual networks. The registry: harness.algos.",
+        json_schema_extra={"enum": list(algos.NAMES)},
     )
     batch_size: PositiveInt = Field(
         512,
@@ -176,19 +179,19 @@ class AlgoSpec(_Section):
         None, description="gcsl settings (GCSLSpec); null = the published defaults."
     )
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value not in algos.REGISTRY:
+            raise ValueError(f"unknown algorithm {value!r}; one of {', '.join(algos.REGISTRY)}")
+        return value
+
     @model_validator(mode="after")
     def _sections_fit_name(self) -> AlgoSpec:
-        owners = {
-            "sac": ("sac", "sac_her"),
-            "td3": ("td3_her",),
-            "her": ("sac_her", "td3_her"),
-            "gcsl": ("gcsl",),
-            "actor_loss": ("crl",),
-            "bc_alpha": ("crl",),
-            "actor_p_randomgoal": ("crl", "gcbc"),
-        }
-        for field, names in owners.items():
-            if getattr(self, field) is not None and self.name not in names:
+        for field in type(self).model_fields:
+            names = algos.owners(field)
+            optional = type(self).model_fields[field].default is None
+            if names and optional and getattr(self, field) is not None and self.name not in names:
                 raise ValueError(
                     f"algo.{field} is set but algo.name is {self.name}; it applies to "
                     f"{' and '.join(names)} only"

@@ -5,10 +5,12 @@ overrides."""
 from __future__ import annotations
 
 import collections
+import json
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from harness import algos
 from harness.spec.algo import AlgoSpec
 from harness.spec.fields import NonNegativeInt, _Section
 from harness.spec.sections import (
@@ -37,11 +39,21 @@ class RunConfig(_Section):
 
     @model_validator(mode="after")
     def _algo_fits_data(self) -> RunConfig:
-        if self.data.mode == "offline" and self.algo.name not in ("crl", "gcbc"):
+        if self.data.mode == "offline" and not algos.get(self.algo.name).offline:
             raise ValueError(
-                f"algo.name: {self.algo.name} runs online only; offline runs take crl or gcbc"
+                f"algo.name: {self.algo.name} runs online only; offline runs take "
+                f"{' or '.join(algos.OFFLINE)}"
             )
         return self
+
+    @property
+    def seedless_key(self) -> str:
+        """The config up to the seed, as canonical JSON: runs with equal keys compute the same
+        programs (the seed only changes the PRNG keys, run-time inputs of the compiled
+        programs), so they share a trainer and may train as one seed group. The one place
+        that decides "same config up to the seed" (:func:`harness.plan.seed_groups`, the
+        runner's trainer cache, :func:`harness.seeds.check_one_config`)."""
+        return json.dumps(self.model_dump(mode="json", exclude={"seed"}), sort_keys=True)
 
     @property
     def resolved_actor_loss(self) -> str:
