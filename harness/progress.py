@@ -414,7 +414,7 @@ def summary_table(
 
 @dataclass
 class Callbacks:
-    """Hooks called by :func:`harness.train.train` from the host loop (all optional).
+    """Hooks called by the host loop (:func:`harness.driver.drive`; all optional).
 
     ``on_eval(point)`` receives a dict with ``iteration``, ``env_steps``, ``grad_steps``,
     ``wall_s`` and ``metrics`` (a flat ``name -> float`` dict, names namespaced ``eval/``,
