@@ -76,7 +76,6 @@ def value_map(
     """
     import jax
     import jax.numpy as jnp
-    import orbax.checkpoint as ocp
     from pydantic import ValidationError
 
     import envs
@@ -119,20 +118,8 @@ def value_map(
         )
     if bool(maze.in_wall(np.array([gx, gy]))):
         raise ReportError(f"goal ({gx:g}, {gy:g}) lies inside a wall of {cfg.env.id}")
-    step = max(x_hi - x_lo, y_hi - y_lo) / points
-    xs = np.arange(x_lo + step / 2, x_hi, step)
-    ys = np.arange(y_lo + step / 2, y_hi, step)
-    grid_x, grid_y = np.meshgrid(xs, ys)  # [ny, nx]
-    xy = np.stack([grid_x.ravel(), grid_y.ravel()], axis=-1).astype(np.float32)  # [N, 2]
-
-    folder = run.path.joinpath("params").resolve()
-    try:
-        with ocp.StandardCheckpointer() as checkpointer:
-            params = checkpointer.restore(folder)
-        actor_params, critic_params = params["actor_params"], params["critic_params"]
-    except Exception as exc:  # orbax, tensorstore, OS: any unreadable params/ is named
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ReportError(f"{folder}: unreadable parameters ({reason[:200]})") from exc
+    xs, ys, xy = _grid((x_lo, x_hi), (y_lo, y_hi), points)
+    actor_params, critic_params = _restore_params(run)
     agent = CRL(cfg, info.state_dim, info.goal_dim, info.action_dim)
     goal = env.robot.goal_from_xy(jnp.asarray([gx, gy], jnp.float32))  # [goal_dim]
     idx = jnp.asarray(info.goal_indices)
@@ -156,7 +143,7 @@ def value_map(
         run=run,
         xs=xs,
         ys=ys,
-        values=values.reshape(grid_x.shape),
+        values=values.reshape(len(ys), len(xs)),
         goal_xy=(float(gx), float(gy)),
         maze=maze,
         energy=cfg.algo.energy,
@@ -188,6 +175,37 @@ def _value_map_candidate(run: RunResult) -> bool:
         and "maze" in env_id
         and _contrastive(run)
     )
+
+
+def _grid(
+    x_range: tuple[float, float], y_range: tuple[float, float], points: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell centres of a square grid over the ranges, ``points`` along the longer side:
+    ``xs [nx]``, ``ys [ny]`` and the points ``[ny * nx, 2]`` (float32, rows of constant y)."""
+    (x_lo, x_hi), (y_lo, y_hi) = x_range, y_range
+    step = max(x_hi - x_lo, y_hi - y_lo) / points
+    xs = np.arange(x_lo + step / 2, x_hi, step)
+    ys = np.arange(y_lo + step / 2, y_hi, step)
+    grid_x, grid_y = np.meshgrid(xs, ys)  # [ny, nx]
+    return xs, ys, np.stack([grid_x.ravel(), grid_y.ravel()], axis=-1).astype(np.float32)
+
+
+def _restore_params(run: RunResult) -> tuple[Any, Any]:
+    """The run's final actor and critic parameters (``params/``).
+
+    Raises:
+        ReportError: unreadable parameters, named with the first line of the reason.
+    """
+    import orbax.checkpoint as ocp
+
+    folder = run.path.joinpath("params").resolve()
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            params = checkpointer.restore(folder)
+        return params["actor_params"], params["critic_params"]
+    except Exception as exc:  # orbax, tensorstore, OS: any unreadable params/ is named
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ReportError(f"{folder}: unreadable parameters ({reason[:200]})") from exc
 
 
 def _contrastive(run: RunResult) -> bool:
