@@ -186,6 +186,13 @@ def test_by_dotted_config_path_and_unknown_field(tiny_results, capsys) -> None:
         (4, 8, 2),
         (8, 8, 2),
     ]
+    # The unfinished runs carry the --by fields too (and critic_depth), to tell them apart.
+    unfinished = {r["run_id"]: r for r in out["not_finished"]}
+    assert unfinished["failed000001"]["network.repr_dim"] == 8
+    assert unfinished["failed000001"]["network.critic_depth"] in (4, 8)
+    assert report(str(spec), *args[:-2], "--by", "network.repr_dim") == 0
+    printed = capsys.readouterr().out
+    assert "network.repr_dim" in printed.split("not finished")[-1]
     assert report(str(spec), *args, "--by", "network.no_such_field") == 2
     assert "network.no_such_field" in capsys.readouterr().err
 

@@ -99,9 +99,19 @@ def table_rows(report: Report, env_id: str) -> tuple[list[str], list[list[str]]]
     return header, rows
 
 
+def not_finished_fields(report: Report) -> list[str]:
+    """The setting columns of the not-finished list: the ``--by`` fields after ``env_id``, then
+    ``critic_depth`` if they hold no critic-depth field."""
+    fields = [f for f in report.by if f != "env_id"]
+    return fields if report.depth_field else [*fields, "critic_depth"]
+
+
 def not_finished_rows(report: Report) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the list of runs left out of the table."""
-    header = ["run_id", "spec", "env_id", "critic_depth", "seed", "status", "env steps", "detail"]
+    """Header and rows of the list of runs left out of the table: the ``--by`` fields are
+    columns (with ``critic_depth`` always), so the runs of a sweep over another field can be told
+    apart."""
+    setting = not_finished_fields(report)
+    header = ["run_id", "spec", "env_id", *setting, "seed", "status", "env steps", "detail"]
     rows = []
     for r in sorted(report.not_finished, key=lambda r: (r.status, r.run_id)):
         progress = "-"
@@ -116,7 +126,7 @@ def not_finished_rows(report: Report) -> tuple[list[str], list[list[str]]]:
                 r.run_id,
                 _text(r.fields.get("spec")),
                 _text(r.fields.get("env_id")),
-                _text(r.fields.get("critic_depth")),
+                *(_text(r.fields.get(f)) for f in setting),
                 _text(r.fields.get("seed")),
                 r.status,
                 progress,
@@ -260,7 +270,10 @@ def to_json(
                     "run_id": r.run_id,
                     "path": str(r.path),
                     "status": r.status,
-                    **{k: r.fields.get(k) for k in ("spec", "env_id", "critic_depth", "seed")},
+                    **{
+                        k: r.fields.get(k)
+                        for k in ("spec", "env_id", "critic_depth", *report.by, "seed")
+                    },
                     "env_steps": r.env_steps,
                     "total_env_steps": r.total_env_steps,
                     "error": r.error,
