@@ -197,6 +197,30 @@ def test_by_dotted_config_path_and_unknown_field(tiny_results, capsys) -> None:
     assert "network.no_such_field" in capsys.readouterr().err
 
 
+def test_set_reports_the_runs_of_a_run_with_the_same_set(tiny_results, capsys) -> None:
+    spec, results = tiny_results
+    args = ["--results", str(results), "--json", "--no-plots"]
+
+    def pending(*argv: str) -> tuple[int, list[str]]:
+        assert report(*argv, *args) == 0
+        out = json.loads(capsys.readouterr().out)
+        return sum(r["status"] == "pending" for r in out["not_finished"]), out["warnings"]
+
+    assert pending(str(spec))[0] == 0
+    # Another value than the runs ran with: the spec's runs are pending, and the note says why.
+    count, notes = pending(str(spec), "--set", "eval.num_evals=3")
+    assert count == 4 and any("pass the same --set to report" in n for n in notes)
+    # A file that differs, given back the value its runs ran with: they are its own runs.
+    other = spec.parent / "tiny_report_other.yaml"
+    other.write_text(TINY.replace("num_evals: 2", "num_evals: 3"))
+    assert pending(str(other))[0] == 4
+    assert pending(str(other), "--set", "eval.num_evals=2")[0] == 0
+    other.unlink()
+    # --set on a folder is refused (no spec to override), one line, exit 2.
+    assert report(str(results / "tiny_report"), "--set", "eval.num_evals=2", "--no-plots") == 2
+    assert "--set overrides a spec file's fields" in capsys.readouterr().err
+
+
 def test_report_writes_plots_and_markdown(tiny_results, capsys) -> None:
     spec, results = tiny_results
     assert report(str(spec), "--results", str(results), "--reference", "paper") == 0

@@ -35,6 +35,7 @@ USAGE_EXAMPLES = """examples:
   harness report specs/quickstart.yaml --metric eval/success_any --last 3 --json
   harness report specs/ant_u_maze_depth.yaml --reference paper --compare 64 4
   harness report specs/quickstart.yaml --value-map 1a2b3c --goal 4,4
+  harness report specs/depth_study_cpu.yaml --set eval.record_episodes=4
 """
 
 
@@ -125,21 +126,32 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
         "results on read-only storage",
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD.PATH=VALUE",
+        help="override a field of the SPEC as `harness run SPEC --set` did, so that its runs "
+        "are the spec's own and none is listed pending; repeatable",
+    )
     p.set_defaults(func=cmd_report)
 
 
 def _resolve(args: argparse.Namespace) -> tuple[Path, Any]:
     """The folder to read and, for a spec argument, the loaded spec."""
+    from harness.report import ReportError
+
     target = Path(args.target)
     if target.is_dir():
+        if args.set:
+            raise ReportError(f"--set overrides a spec file's fields; {target} is a folder")
         return target, None
     if not target.exists():
-        from harness.report import ReportError
-
         raise ReportError(f"{target}: no such spec file or results folder")
     from harness.spec import load_spec
+    from harness.spec.load import parse_overrides
 
-    spec = load_spec(target)
+    spec = load_spec(target, parse_overrides(args.set))
     return Path(args.results) / spec.name, spec
 
 
@@ -255,9 +267,10 @@ def _add_pending(args: argparse.Namespace, spec: Any, folder: Path, runs: list[A
     if pending and off_plan:
         notes.append(
             f"{off_plan} run folders in {folder} are not runs that {args.target} expands "
-            f"into now, and {len(pending)} of its runs have no folder yet: the spec or "
-            "the run config format changed since they ran (run ids hash the resolved "
-            "config); the old runs are reported from their own config.json"
+            f"into now, and {len(pending)} of its runs have no folder yet: they ran with "
+            "other --set overrides (pass the same --set to report), or the spec or the run "
+            "config format changed since they ran (run ids hash the resolved config); the "
+            "old runs are reported from their own config.json"
         )
     return notes
 
