@@ -104,6 +104,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_recorded_episodes_have_their_shapes_reproduce_and_share_goals(tmp_path) -> None:
     from harness.train import Trainer
 
@@ -164,6 +165,7 @@ sweep:
 """
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_a_two_depth_sweep_records_episodes_and_its_report_draws_them(tmp_path) -> None:
     import pyarrow.parquet as pq
 

@@ -151,6 +151,7 @@ def test_actor_log_std_is_bounded() -> None:
     assert float(log_std.min()) >= LOG_STD_MIN and float(log_std.max()) <= LOG_STD_MAX
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_bench_cli_update_forms(capsys: pytest.CaptureFixture[str]) -> None:
     """`harness bench` builds every update form of the CRL update (tiny sizes)."""
     from harness.cli import main

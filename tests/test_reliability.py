@@ -229,6 +229,7 @@ def test_a_resume_across_a_brax_change_is_refused_unless_allowed(together: dict)
     assert record["versions"]["brax"] == brax
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_broken_files_are_named_kept_and_run_again(together: dict, tmp_path: Path) -> None:
     spec = together["spec"]
     results = tmp_path / "results"

@@ -143,7 +143,11 @@ def _lines(text: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("size", "leave", "fails"),
-    [("3m", 48 * 1024, ("checkpoint",)), ("12k", None, ("run.json", "metrics.parquet"))],
+    [
+        # .ci/run runs this one after the default suite (about a minute of CPU)
+        pytest.param("3m", 48 * 1024, ("checkpoint",), marks=pytest.mark.slow),
+        ("12k", None, ("run.json", "metrics.parquet")),
+    ],
     ids=["3MB-checkpoint-fails", "12KB-record-or-metrics-fails"],
 )
 def test_full_disk_fails_the_run_in_one_line(

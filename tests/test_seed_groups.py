@@ -102,6 +102,7 @@ class _Poisoned(SeedGroup):
         return ts.replace(agent=ts.agent.replace(critic_params=poison))
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_a_diverging_seed_fails_alone(spec: Spec, trainer: Trainer, tmp_path: Path) -> None:
     runs = expand(spec)[:2]
     base = trainer.group(2)

@@ -105,8 +105,8 @@ def never_stopped(spec: Path) -> dict[tuple[int, str], float]:
 @pytest.mark.parametrize(
     ("name", "code", "resume"),
     [
-        ("SIGTERM", 143, True),
-        ("SIGINT", 130, False),  # the same path as SIGTERM's, resumed in the slow case below
+        pytest.param("SIGTERM", 143, True, marks=pytest.mark.slow),  # .ci/run runs it
+        ("SIGINT", 130, False),  # the same path as SIGTERM's, resumed in the slow cases
         pytest.param("SIGINT", 130, True, marks=pytest.mark.slow, id="SIGINT-130-resumed"),
         pytest.param("SIGUSR1", 138, True, marks=pytest.mark.slow),
         pytest.param("SIGUSR2", 140, True, marks=pytest.mark.slow),
