@@ -183,6 +183,7 @@ def _status_json(spec: Path, results: Path) -> str:
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_depth_1024_critic_update_compiles_and_runs_once() -> None:
     cfg = RunConfig.model_validate(
         {

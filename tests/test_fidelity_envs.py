@@ -341,6 +341,7 @@ def _torso_track(env: envs.GoalEnv, q: jax.Array, qd: jax.Array, n: int) -> np.n
     return np.asarray(roll(q, qd))
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_ant_torso_is_stopped_by_a_wall_corner() -> None:
     """The ant, yawed 45 degrees so its legs point along x and y, slides diagonally at 4 m/s
     into the convex corner (6, 6) of the U4-maze's inner wall (cell (2, 2) spans x, y in

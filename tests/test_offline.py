@@ -202,6 +202,7 @@ def test_offline_spec_errors(tmp_path: Path) -> None:
         load_spec(spec)
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_tiny_offline_run_end_to_end(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

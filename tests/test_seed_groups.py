@@ -72,6 +72,7 @@ def _leaves_close(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> Non
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_each_seed_keeps_its_solo_key_stream(trainer: Trainer) -> None:
     """After prefill and one iteration, every seed of a group of 2 holds the parameters and
     replay its solo run holds (to float tolerance: batched matmuls may sum in another order)."""
@@ -123,6 +124,7 @@ def test_a_diverging_seed_fails_alone(spec: Spec, trainer: Trainer, tmp_path: Pa
     assert json.loads((good / "run.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.slow  # .ci/run runs it after the default suite
 def test_a_stopped_group_resumes_every_seed_exactly(
     spec: Spec, trainer: Trainer, tmp_path: Path
 ) -> None:
