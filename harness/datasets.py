@@ -375,6 +375,45 @@ def _maze_cells(maze_map: np.ndarray) -> tuple[list[tuple[int, int]], list[tuple
     return free, vertex
 
 
+def _pointmaze_episode(
+    env: Any,
+    kind: str,
+    free: list[tuple[int, int]],
+    vertex: list[tuple[int, int]],
+    rng: np.random.Generator,
+    noise: float,
+    columns: dict[str, list[np.ndarray]],
+) -> None:
+    """One episode of :func:`generate_pointmaze`: draw its start and goal, follow the oracle
+    subgoal plus noise to the time limit, and append each step to ``columns``."""
+    maze = env.unwrapped
+    init_ij = free[rng.integers(len(free))]
+    if kind == "navigate":
+        goal_ij = vertex[rng.integers(len(vertex))]
+    else:
+        _, bfs = maze.get_oracle_subgoal(maze.ij_to_xy(init_ij), maze.ij_to_xy(init_ij))
+        near = [c for c in free if bfs[c[0], c[1]] == STITCH_CELLS]
+        goal_ij = near[rng.integers(len(near))] if near else init_ij
+    ob, _ = env.reset(options={"task_info": {"init_ij": init_ij, "goal_ij": goal_ij}})
+    done = False
+    while not done:
+        xy = maze.get_xy()
+        subgoal, _ = maze.get_oracle_subgoal(xy, maze.cur_goal_xy)
+        direction = subgoal - xy
+        direction = direction / (np.linalg.norm(direction) + 1e-6)
+        action = np.clip(direction + rng.normal(0.0, noise, direction.shape), -1.0, 1.0)
+        next_ob, _, terminated, truncated, info = env.step(action)
+        done = bool(terminated or truncated)
+        if info["success"] and kind == "navigate":
+            maze.set_goal(goal_ij=vertex[rng.integers(len(vertex))])
+        columns["observations"].append(ob)
+        columns["actions"].append(action)
+        columns["terminals"].append(np.asarray(done))
+        columns["qpos"].append(info["prev_qpos"])
+        columns["qvel"].append(info["prev_qvel"])
+        ob = next_ob
+
+
 def generate_pointmaze(
     dataset: str,
     out_dir: Path,
@@ -437,31 +476,7 @@ def generate_pointmaze(
         env.reset(seed=seed)
         env.action_space.seed(seed)
         for episode in range(total):
-            init_ij = free[rng.integers(len(free))]
-            if kind == "navigate":
-                goal_ij = vertex[rng.integers(len(vertex))]
-            else:
-                _, bfs = maze.get_oracle_subgoal(maze.ij_to_xy(init_ij), maze.ij_to_xy(init_ij))
-                near = [c for c in free if bfs[c[0], c[1]] == STITCH_CELLS]
-                goal_ij = near[rng.integers(len(near))] if near else init_ij
-            ob, _ = env.reset(options={"task_info": {"init_ij": init_ij, "goal_ij": goal_ij}})
-            done = False
-            while not done:
-                xy = maze.get_xy()
-                subgoal, _ = maze.get_oracle_subgoal(xy, maze.cur_goal_xy)
-                direction = subgoal - xy
-                direction = direction / (np.linalg.norm(direction) + 1e-6)
-                action = np.clip(direction + rng.normal(0.0, noise, direction.shape), -1.0, 1.0)
-                next_ob, _, terminated, truncated, info = env.step(action)
-                done = bool(terminated or truncated)
-                if info["success"] and kind == "navigate":
-                    maze.set_goal(goal_ij=vertex[rng.integers(len(vertex))])
-                columns["observations"].append(ob)
-                columns["actions"].append(action)
-                columns["terminals"].append(np.asarray(done))
-                columns["qpos"].append(info["prev_qpos"])
-                columns["qvel"].append(info["prev_qvel"])
-                ob = next_ob
+            _pointmaze_episode(env, kind, free, vertex, rng, noise, columns)
             if progress is not None:
                 progress(episode + 1, total)
     env.close()
