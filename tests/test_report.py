@@ -210,6 +210,10 @@ def test_set_reports_the_runs_of_a_run_with_the_same_set(tiny_results, capsys) -
     # Another value than the runs ran with: the spec's runs are pending, and the note says why.
     count, notes = pending(str(spec), "--set", "eval.num_evals=3")
     assert count == 4 and any("pass the same --set to report" in n for n in notes)
+    # Pending runs carry the --by fields too (dotted config paths read from their plan).
+    assert report(str(spec), *args, "--set", "eval.num_evals=3", "--by", "network.repr_dim") == 0
+    listed = json.loads(capsys.readouterr().out)["not_finished"]
+    assert {r["network.repr_dim"] for r in listed if r["status"] == "pending"} == {8}
     # A file that differs, given back the value its runs ran with: they are its own runs.
     other = spec.parent / "tiny_report_other.yaml"
     other.write_text(TINY.replace("num_evals: 2", "num_evals: 3"))

@@ -198,7 +198,7 @@ def _report(args: argparse.Namespace) -> int:
             f"first, or pass --results)"
         )
     runs = rp.load_runs(folder, args.metric, args.last, extra)
-    plan_notes = _add_pending(args, spec, folder, runs) if spec is not None else []
+    plan_notes = _add_pending(args, spec, folder, runs, extra) if spec is not None else []
     report = rp.build_report(
         folder,
         runs,
@@ -248,7 +248,9 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_pending(args: argparse.Namespace, spec: Any, folder: Path, runs: list[Any]) -> list[str]:
+def _add_pending(
+    args: argparse.Namespace, spec: Any, folder: Path, runs: list[Any], fields: list[str]
+) -> list[str]:
     """Add the spec's runs that have no folder yet to ``runs`` (as pending); the notes on
     runs of another spec file or of an older config format in ``folder``."""
     from harness import report as rp
@@ -261,7 +263,7 @@ def _add_pending(args: argparse.Namespace, spec: Any, folder: Path, runs: list[A
             f"{folder} also holds runs of another spec file with the name {spec.name!r} "
             f"({', '.join(others)}): they are pooled in this report"
         )
-    pending = rp.pending_runs(spec, Path(args.results), runs)
+    pending = rp.pending_runs(spec, Path(args.results), runs, fields)
     off_plan = len(runs) - (len(rp.planned_ids(spec)) - len(pending))
     runs += pending
     if pending and off_plan:

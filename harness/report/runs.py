@@ -324,13 +324,16 @@ def planned_ids(spec: Any) -> set[str]:
     return {run.run_id for run in expand(spec)}
 
 
-def pending_runs(spec: Any, results: Path, found: Iterable[RunResult]) -> list[RunResult]:
+def pending_runs(
+    spec: Any, results: Path, found: Iterable[RunResult], fields: Sequence[str] = ()
+) -> list[RunResult]:
     """Runs a spec plans that have no folder yet, as ``pending`` results (never started).
 
     Args:
         spec: a :class:`harness.spec.Spec`.
         results: the results root (the spec's runs live in ``results/<spec name>/``).
         found: runs already read.
+        fields: extra grouping fields (dotted config paths), as :func:`load_runs` takes them.
     """
     from harness.plan import expand
 
@@ -341,13 +344,14 @@ def pending_runs(spec: Any, results: Path, found: Iterable[RunResult]) -> list[R
             continue
         cfg = run.config.model_dump(mode="json")
         config = {"config": cfg, "spec": spec.name}
-        fields = {c: _config_value(config, p) for c, p in COLUMN_PATHS.items()}
+        values = {c: _config_value(config, p) for c, p in COLUMN_PATHS.items()}
+        values |= {f: _config_value(config, f) for f in fields if f not in values}
         out.append(
             RunResult(
                 run_id=run.run_id,
                 path=Path(results) / spec.name / run.run_id,
                 status="pending",
-                fields=fields,
+                fields=values,
                 score=None,
                 last_k=0,
                 steps=np.zeros(0, np.int64),

@@ -108,8 +108,8 @@ def not_finished_fields(report: Report) -> list[str]:
 
 def not_finished_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the list of runs left out of the table: the ``--by`` fields are
-    columns (with ``critic_depth`` always), so the runs of a sweep over another field can be told
-    apart."""
+    columns (and ``critic_depth`` when they hold no depth field), so the runs of a sweep over
+    another field can be told apart."""
     setting = not_finished_fields(report)
     header = ["run_id", "spec", "env_id", *setting, "seed", "status", "env steps", "detail"]
     rows = []
